@@ -36,6 +36,7 @@ class WeChatConfig:
     api_base_url: str
     account_type: str
     staff_openids: tuple[str, ...] = ()
+    standin: bool = False  # serve runs the local WeChat API stand-in at api_base_url
 
     @property
     def encrypted(self) -> bool:
@@ -272,6 +273,7 @@ def parse_config(data: dict[str, Any], source: str, environ: dict[str, str] | No
         account_type=account_type,
         staff_openids=_str_tuple(r, w.get("staff_openids", []), "wechat.staff_openids")
         if w.get("staff_openids") else (),
+        standin=r.get(w, "wechat", "standin", bool, "true 或 false", False),
     )
 
     s = r.table("server", required=False)

@@ -1,0 +1,50 @@
+"""The Flask application factory."""
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask, Response, g, jsonify, request
+from sqlalchemy import text
+
+from .config import Config, load_config
+from .runtime import Runtime
+from .webhook import register_webhook
+
+logger = logging.getLogger("bot.requests")
+
+
+def create_app(config: Config | str | None = None, runtime: Runtime | None = None) -> Flask:
+    """Build the web app: webhook, health check and request log."""
+    if runtime is None:
+        if not isinstance(config, Config):
+            config = load_config(config)
+        runtime = Runtime(config)
+    config = runtime.config
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = max(config.server.max_body_bytes, 16 * 1024 * 1024)
+    app.extensions["bot"] = runtime
+    register_webhook(app, config.server.webhook_path)
+
+    @app.get("/healthz")
+    def healthz():
+        try:
+            with runtime.db.reader() as session:
+                session.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - any failure means "not healthy"
+            logger.warning("health check: database unavailable", exc_info=True)
+            return jsonify({"status": "error", "database": "unavailable"}), 503
+        return jsonify({"status": "ok", "database": "ok"})
+
+    @app.before_request
+    def _start_timer():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _log_request(response: Response) -> Response:
+        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        # The path only: the query string carries signatures and nonces.
+        logger.info("%s %s %s %.1fms", request.method, request.path, response.status_code, elapsed)
+        return response
+
+    return app

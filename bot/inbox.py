@@ -1,0 +1,130 @@
+"""Process one inbound message or event exactly once and remember the reply.
+
+The dedupe row is inserted in the same transaction as everything the message changes, so a
+WeChat retry (or a second copy on another worker) either finds the committed reply or fails
+on the unique key and then reads it; it never changes anything a second time.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from .models import InboundMessage, utcnow
+from .replies import Outgoing, render_reply
+from .routing import Turn, route
+
+logger = logging.getLogger(__name__)
+
+BUSY_TEXT = "系统繁忙，请稍后重新发送刚才的消息。"
+MAX_FIELD_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """The fields of a WeChat message we use, checked for type and size."""
+
+    openid: str
+    account: str  # ToUserName: our account id, the reply's FromUserName
+    create_time: int
+    msg_type: str
+    msg_id: int
+    content: str  # text content, or the event key for CLICK events
+    event: str  # lower-case event name for events, "" otherwise
+    raw: dict
+
+    @property
+    def dedupe_key(self) -> str:
+        if self.msg_id:
+            return f"msg:{self.msg_id}"
+        return f"evt:{self.openid}:{self.create_time}"
+
+
+def _field(data: dict, name: str) -> str:
+    value = data.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} is not text")
+    if len(value) > MAX_FIELD_CHARS:
+        raise ValueError(f"{name} too long")
+    return value.strip() if name != "Content" else value
+
+
+def inbound_from(message) -> Inbound:
+    """Extract and check the fields of a parsed wechatpy message; ValueError if unusable."""
+    data = message._data  # the dict wechatpy parsed; fields are validated here, not trusted
+    openid = _field(data, "FromUserName")
+    account = _field(data, "ToUserName")
+    if not openid or not account or len(openid) > 64 or len(account) > 64:
+        raise ValueError("missing or oversized FromUserName/ToUserName")
+    create_time = int(_field(data, "CreateTime") or "x")
+    msg_id_text = _field(data, "MsgId") or _field(data, "MsgID")
+    msg_type = _field(data, "MsgType").lower()
+    event = _field(data, "Event").lower() if msg_type == "event" else ""
+    msg_id = int(msg_id_text) if msg_id_text and msg_type != "event" else 0
+    content = _field(data, "Content") if msg_type == "text" else _field(data, "EventKey")
+    return Inbound(openid=openid, account=account, create_time=create_time, msg_type=msg_type,
+                   msg_id=msg_id, content=content, event=event, raw=data)
+
+
+def _stored_reply(runtime, key: str) -> str | None:
+    with runtime.db.reader() as session:
+        return session.scalar(select(InboundMessage.reply).where(InboundMessage.dedupe_key == key))
+
+
+def process_message(*, runtime, inbound: Inbound, now: dt.datetime | None = None) -> str:
+    """Handle a message once and return the reply XML ("" means reply "success")."""
+    started = time.perf_counter()
+    key = inbound.dedupe_key
+    now = now or utcnow()
+    try:
+        with runtime.db.session() as session:
+            existing = session.scalar(select(InboundMessage).where(InboundMessage.dedupe_key == key))
+            if existing is not None:
+                logger.info("duplicate %s from %s: stored reply", key, _short(inbound.openid))
+                return existing.reply or ""
+            row = InboundMessage(dedupe_key=key, openid=inbound.openid, msg_type=inbound.event or inbound.msg_type,
+                                 create_time=inbound.create_time, received_at=now)
+            session.add(row)
+            session.flush()  # claims the key now; a concurrent copy waits here, then fails
+            out = route(Turn(session=session, runtime=runtime, inbound=inbound, now=now))
+            row.reply = render_reply(out, to_user=inbound.openid, from_user=inbound.account,
+                                     create_time=inbound.create_time)
+            reply = row.reply
+    except IntegrityError:
+        # Another copy of the same message committed first: answer exactly as it did.
+        stored = _stored_reply(runtime, key)
+        if stored is not None:
+            logger.info("concurrent duplicate %s: stored reply", key)
+            return stored
+        logger.exception("integrity error handling %s", key)
+        return _busy(inbound)
+    except OperationalError:
+        logger.warning("database unavailable while handling %s", key, exc_info=True)
+        return _busy(inbound)
+    except SQLAlchemyError:
+        logger.exception("database error handling %s", key)
+        return _busy(inbound)
+    except Exception:  # noqa: BLE001 - a follower must never see an error page
+        logger.exception("unexpected error handling %s", key)
+        return _busy(inbound)
+    logger.debug("handled %s in %.1f ms", key, (time.perf_counter() - started) * 1000)
+    return reply
+
+
+def _busy(inbound: Inbound) -> str:
+    """Tell the follower to resend; nothing was stored, so their resend is processed afresh."""
+    if inbound.msg_type == "event" and inbound.event not in ("click", "subscribe"):
+        return ""
+    return render_reply(Outgoing(text=BUSY_TEXT), to_user=inbound.openid, from_user=inbound.account,
+                        create_time=int(time.time()))
+
+
+def _short(openid: str) -> str:
+    """Shorten an openid for logs."""
+    return openid[:6] + "…" if len(openid) > 8 else openid

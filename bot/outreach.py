@@ -1,0 +1,113 @@
+"""Outreach texts built from the config: welcome, help, the week's schedule, custom replies."""
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+
+from scheduler.plan import PlannedPush
+
+from .config import Config
+
+WEEKDAYS = "一二三四五六日"
+ACTION_LABELS = (
+    ("quiz", "参加线上有奖竞答"),
+    ("lectures", "观看知识产权微讲堂"),
+    ("schedule", "查看本周活动安排"),
+    ("rank", "查看我的成绩和排名"),
+    ("help", "查看全部关键词"),
+)
+
+
+def normalize(text: str) -> str:
+    """Fold full-width forms and spaces so keywords match what people type."""
+    folded = unicodedata.normalize("NFKC", text or "").strip()
+    return "".join(folded.split()).lower()
+
+
+def match_action(config: Config, text: str) -> str | None:
+    """Return the action a message names by keyword, if any."""
+    key = normalize(text).rstrip("!！。.")
+    for action, words in config.keywords.items():
+        if any(key == normalize(w) for w in words):
+            return action
+    return None
+
+
+def match_reply(config: Config, text: str) -> str | None:
+    """Return the configured reply a message names by keyword, if any."""
+    key = normalize(text)
+    for reply in config.replies:
+        if any(key == normalize(w) for w in reply.words):
+            return reply.text
+    return None
+
+
+def reply_by_id(config: Config, reply_id: str) -> str | None:
+    """Return a configured reply by id (menu buttons refer to replies this way)."""
+    for reply in config.replies:
+        if reply.id == reply_id:
+            return reply.text
+    return None
+
+
+def day(value: dt.datetime) -> str:
+    return f"{value.month}月{value.day}日"
+
+
+def day_with_weekday(value: dt.datetime) -> str:
+    return f"{day(value)}（周{WEEKDAYS[value.weekday()]}）"
+
+
+def date_range(config: Config) -> str:
+    a = config.activity
+    return f"{day(a.start)}—{day(a.end)}"
+
+
+def keyword_lines(config: Config) -> list[str]:
+    lines = [f"· {config.keywords[action][0]} —— {label}" for action, label in ACTION_LABELS]
+    for reply in config.replies:
+        if reply.words:
+            first = reply.text.splitlines()[0] if reply.text else ""
+            lines.insert(-1, f"· {reply.words[0]} —— {first[:18]}")
+    return lines
+
+
+def welcome_text(config: Config) -> str:
+    """Greet a new follower with the week's theme, dates and keywords."""
+    a = config.activity
+    lines = [f"欢迎关注！{a.name}（{date_range(config)}）正在进行。"]
+    if a.theme:
+        lines.append(f"本届主题：{a.theme}")
+    lines.append("")
+    lines.append("回复关键词参与：")
+    lines.extend(keyword_lines(config))
+    return "\n".join(lines)
+
+
+def help_text(config: Config) -> str:
+    """List what a follower can send."""
+    return "\n".join([f"{config.activity.name}（{date_range(config)}）", "回复以下关键词：",
+                      *keyword_lines(config)])
+
+
+def unknown_text(config: Config) -> str:
+    """Answer a message we do not understand, briefly, pointing at the keywords."""
+    quiz = config.keywords["quiz"][0]
+    helpword = config.keywords["help"][0]
+    return f"没有听懂这条消息。回复“{quiz}”参加有奖竞答，回复“{helpword}”查看全部关键词。"
+
+
+def schedule_text(config: Config, plan: list[PlannedPush]) -> str:
+    """Build the week's schedule from the activity dates and the push plan."""
+    a = config.activity
+    quiz = config.keywords["quiz"][0]
+    lines = [f"{a.name}活动安排（{date_range(config)}）", ""]
+    lines.append(f"· {day(a.start)} {a.start:%H:%M} — {day(a.end)} {a.end:%H:%M} 线上有奖竞答"
+                 f"（回复“{quiz}”参加）")
+    for push in plan:
+        label = "微讲堂" if push.kind == "video" else "推送"
+        lines.append(f"· {day_with_weekday(push.at)} {push.at:%H:%M} {label}：{push.title}")
+    lines.append("· 4月26日 世界知识产权日")
+    lines.append("")
+    lines.append(f"知识产权维权援助热线：{a.hotline}")
+    return "\n".join(lines)

@@ -1,0 +1,116 @@
+"""The WeChat webhook: verify, decrypt, parse, dispatch exactly once, render (and encrypt)."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+
+import xmltodict
+from flask import Flask, Response, current_app, request
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+
+from .inbox import inbound_from, process_message
+
+logger = logging.getLogger(__name__)
+
+
+def _sha1_signature(*parts: str) -> str:
+    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
+
+
+def signature_ok(token: str, signature: str, timestamp: str, nonce: str, *extra: str) -> bool:
+    """Check a WeChat signature (sha1 of the sorted parts) in constant time."""
+    if not (signature and timestamp and nonce):
+        return False
+    return hmac.compare_digest(_sha1_signature(token, timestamp, nonce, *extra), signature)
+
+
+def _text(body: str, status: int) -> Response:
+    return Response(body, status=status, mimetype="text/plain")
+
+
+def _reject(status: int, reason: str) -> Response:
+    logger.info("webhook rejected (%s): %s", status, reason)
+    return _text({400: "bad request", 403: "forbidden"}.get(status, "error"), status)
+
+
+def _parse_outer(text: str) -> dict | None:
+    """Parse the XML envelope safely; None when it is not a WeChat <xml> document."""
+    upper = text.upper()
+    if "<!DOCTYPE" in upper or "<!ENTITY" in upper:
+        return None
+    try:
+        doc = xmltodict.parse(text, disable_entities=True)
+    except Exception:  # noqa: BLE001 - expat raises several types for hostile input
+        return None
+    xml = doc.get("xml") if isinstance(doc, dict) else None
+    return xml if isinstance(xml, dict) else None
+
+
+def wechat_view() -> Response:
+    """Answer WeChat's GET verification and POSTed messages."""
+    runtime = current_app.extensions["bot"]
+    wechat = runtime.config.wechat
+    args = request.args
+    timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
+
+    if request.method == "GET":
+        if not signature_ok(wechat.token, args.get("signature", ""), timestamp, nonce):
+            return _reject(403, "bad signature on verification")
+        return _text(args.get("echostr", ""), 200)
+
+    limit = runtime.config.server.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return _reject(400, "body over limit")
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        return _reject(400, "body over limit")
+
+    encrypted = args.get("encrypt_type", "raw").lower() == "aes"
+    if not encrypted and not signature_ok(wechat.token, args.get("signature", ""), timestamp, nonce):
+        return _reject(403, "bad signature")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _reject(400, "body is not UTF-8")
+    outer = _parse_outer(text)
+    if outer is None:
+        return _reject(400, "malformed XML")
+
+    crypto = None
+    if encrypted:
+        if not wechat.encoding_aes_key:
+            return _reject(400, "encrypted message but no encoding_aes_key configured")
+        encrypt = outer.get("Encrypt")
+        if not isinstance(encrypt, str) or not encrypt:
+            return _reject(400, "encrypted message without Encrypt")
+        if not signature_ok(wechat.token, args.get("msg_signature", ""), timestamp, nonce, encrypt):
+            return _reject(403, "bad msg_signature")
+        crypto = WeChatCrypto(wechat.token, wechat.encoding_aes_key, wechat.app_id)
+        try:
+            text = crypto.decrypt_message({"Encrypt": encrypt}, args["msg_signature"], timestamp, nonce)
+        except (InvalidSignatureException, InvalidAppIdException):
+            return _reject(403, "decrypted for another app")
+        except Exception:  # noqa: BLE001 - bad padding, base64 or UTF-8 inside the ciphertext
+            return _reject(400, "undecryptable Encrypt")
+        if _parse_outer(text) is None:
+            return _reject(400, "malformed decrypted XML")
+
+    try:
+        inbound = inbound_from(parse_message(text))
+    except Exception:  # noqa: BLE001 - wechatpy and our checks raise KeyError/ValueError/TypeError
+        return _reject(400, "not a usable WeChat message")
+
+    reply_xml = process_message(runtime=runtime, inbound=inbound)
+    if not reply_xml:
+        return _text("success", 200)
+    if crypto is not None:
+        return Response(crypto.encrypt_message(reply_xml, nonce, timestamp), mimetype="application/xml")
+    return Response(reply_xml, mimetype="application/xml")
+
+
+def register_webhook(app: Flask, path: str) -> None:
+    """Mount the webhook view at the configured path."""
+    app.add_url_rule(path, endpoint="wechat", view_func=wechat_view, methods=["GET", "POST"])

@@ -1,0 +1,90 @@
+"""The WeChat API client: every call, the token included, goes to `wechat.api_base_url`.
+
+The access token is kept in the database (kv_store) so that all web workers, the scheduler
+and the CLI share one token instead of invalidating each other's.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import delete, select
+from wechatpy import WeChatClient
+from wechatpy.session import SessionStorage
+
+from .config import WeChatConfig
+from .db import Database
+from .models import KeyValue, utcnow
+
+logger = logging.getLogger(__name__)
+
+# Refresh a little before WeChat's 2 h expiry so no call goes out with a token about to die.
+TOKEN_SAFETY_SECONDS = 300
+
+
+class DatabaseStorage(SessionStorage):
+    """wechatpy session storage backed by the kv_store table."""
+
+    def __init__(self, db: Database, prefix: str = "wechatpy"):
+        self.db = db
+        self.prefix = prefix
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}:{key}"
+
+    def get(self, key, default=None):
+        with self.db.reader() as session:
+            row = session.get(KeyValue, self._key(key))
+            if row is None or (row.expires_at is not None and row.expires_at <= utcnow()):
+                return default
+            return row.value
+
+    def set(self, key, value, ttl=None):
+        expires = None
+        if ttl:
+            expires = utcnow() + dt.timedelta(seconds=max(int(ttl) - TOKEN_SAFETY_SECONDS, 60))
+        with self.db.session() as session:
+            row = session.get(KeyValue, self._key(key))
+            if row is None:
+                session.add(KeyValue(key=self._key(key), value=value, expires_at=expires))
+            else:
+                row.value = value
+                row.expires_at = expires
+
+    def delete(self, key):
+        with self.db.session() as session:
+            session.execute(delete(KeyValue).where(KeyValue.key == self._key(key)))
+
+
+class ApiClient(WeChatClient):
+    """WeChatClient whose base URL and token URL come from the config."""
+
+    def __init__(self, wechat: WeChatConfig, db: Database, timeout: float = 10):
+        super().__init__(wechat.app_id, wechat.app_secret, session=DatabaseStorage(db), timeout=timeout)
+        self.API_BASE_URL = wechat.api_base_url
+
+    def fetch_access_token(self):
+        """Fetch a new token from the configured base URL (wechatpy 1.8.18 hard-codes the host)."""
+        return self._fetch_access_token(
+            url=f"{self.API_BASE_URL}token",
+            params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+        )
+
+    @property
+    def access_token(self):
+        """Return the shared token, fetching one only when the stored one is missing or stale."""
+        token = self.session.get(self.access_token_key)
+        if token:
+            return token
+        self.fetch_access_token()
+        return self.session.get(self.access_token_key)
+
+    def invalidate_token(self) -> None:
+        """Forget the stored token (after 40001/42001) so the next call fetches a new one."""
+        self.session.delete(self.access_token_key)
+
+
+def stored_token_rows(db: Database) -> list[KeyValue]:
+    """Return the stored tokens (for diagnostics and tests)."""
+    with db.reader() as session:
+        return list(session.scalars(select(KeyValue).where(KeyValue.key.like("wechatpy:%"))))

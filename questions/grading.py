@@ -1,0 +1,83 @@
+"""Reading a follower's answer and grading it (pure functions)."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from .model import FILL, JUDGE, LETTERS, MULTIPLE, SINGLE, Question
+
+TRUE_WORDS = {"对", "√", "✓", "✔", "正确", "t", "true", "是", "y", "yes", "v", "对的", "正确的"}
+FALSE_WORDS = {"错", "×", "✗", "✘", "x", "错误", "f", "false", "否", "n", "no", "错的", "不对", "错误的"}
+# What people put around a choice: 选A, 答案A, 我选A, A项, A选项.
+_CHOICE_NOISE = re.compile(r"^(我选择|我选|选择|答案是|答案|选)|(选项|项)$")
+_SEPARATORS = re.compile(r"[\s,，、;；/|.。和与及+]+")
+_TRAILING = "。.!！?？~～"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A recognised answer: the letters chosen, a truth value, or fill-in text."""
+
+    letters: str = ""
+    truth: bool | None = None
+    text: str = ""
+
+    def shown(self) -> str:
+        if self.truth is not None:
+            return "对" if self.truth else "错"
+        return self.letters or self.text
+
+
+def fold(text: str) -> str:
+    """Fold full-width forms, trim, and lower-case (how fill-in answers are compared)."""
+    folded = unicodedata.normalize("NFKC", text or "").strip().strip(_TRAILING).strip()
+    return " ".join(folded.split()).casefold()
+
+
+def parse_answer(question: Question, text: str) -> Parsed | None:
+    """Read an answer as typed; None when it is not a usable answer to this question."""
+    raw = fold(text)
+    if not raw:
+        return None
+    if question.qtype == JUDGE:
+        word = raw.replace(" ", "")
+        if word in TRUE_WORDS:
+            return Parsed(truth=True)
+        if word in FALSE_WORDS:
+            return Parsed(truth=False)
+        return None
+    if question.qtype == FILL:
+        return Parsed(text=raw) if len(raw) <= 200 else None
+    core = _CHOICE_NOISE.sub("", raw.replace(" ", ""))
+    letters = _SEPARATORS.sub("", core).upper()
+    valid = LETTERS[: len(question.options)]
+    if not letters or any(ch not in valid for ch in letters):
+        return None
+    chosen = "".join(sorted(set(letters)))
+    if question.qtype == SINGLE and len(chosen) != 1:
+        return None
+    return Parsed(letters=chosen)
+
+
+def accepted_texts(question: Question) -> set[str]:
+    return {fold(a).replace(" ", "") for a in question.answer}
+
+
+def grade(question: Question, parsed: Parsed, *, points: int, partial_credit: bool = False) -> tuple[bool, int]:
+    """Return (correct, points awarded). A multiple choice is right only for exactly the right set.
+
+    With partial_credit, a multiple-choice answer naming only right options (but not all)
+    earns half the points, rounded down.
+    """
+    if question.qtype == JUDGE:
+        correct = parsed.truth is not None and parsed.truth == bool(question.answer[0])
+    elif question.qtype == FILL:
+        correct = parsed.text.replace(" ", "") in accepted_texts(question)
+    else:
+        right = set(question.answer)
+        chosen = set(parsed.letters)
+        correct = chosen == right
+        if not correct and partial_credit and question.qtype == MULTIPLE and chosen and chosen < right:
+            return False, points // 2
+    return correct, points if correct else 0

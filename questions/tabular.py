@@ -1,0 +1,178 @@
+"""Read question rows from Excel (.xlsx) and CSV files whose header uses organizers' column names."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from openpyxl import load_workbook
+
+from .drafts import Draft
+from .fields import fold
+from .model import LETTERS, Problem
+
+logger = logging.getLogger(__name__)
+
+HEADER_NAMES = {
+    "qtype": ("题型", "题目类型", "试题类型", "类型", "题类"),
+    "stem": ("题目", "题干", "试题", "问题", "题目内容", "试题内容", "题目名称", "问题内容"),
+    "answer": ("答案", "正确答案", "正确选项", "标准答案", "参考答案"),
+    "explanation": ("解析", "答案解析", "题目解析", "试题解析", "解释"),
+    "points": ("分值", "分数", "每题分值"),
+    "category": ("分类", "题目分类", "类别", "题目类别", "知识点"),
+}
+IGNORED_HEADERS = frozenset({"序号", "题号", "编号", "难度", "备注", "说明"})
+_FIELD_OF = {name: key for key, names in HEADER_NAMES.items() for name in names}
+_OPTION_HEADER = re.compile(r"^(?:选项)?([A-H])(?:选项|项)?$")
+_NUMBERED_OPTION_HEADER = re.compile(r"^选项([1-8])$")
+_HEADER_NOISE = re.compile(r"\s+|[(（][^)）]*[)）]|\*")
+HEADER_SEARCH_ROWS = 10
+
+
+class UnreadableFile(Exception):
+    """The file cannot be read at all; the message says what to do (in Chinese)."""
+
+
+@dataclass(frozen=True)
+class Header:
+    """Where each field sits in a row (0-based columns), and the header's own problems."""
+
+    row: int
+    fields: dict[str, int]
+    options: tuple[int, ...]  # column of option A, B, ... in order
+    problems: tuple[Problem, ...]
+
+
+def cell_text(value) -> str:
+    """Render a cell value as the text an organizer typed."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "对" if value else "错"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    return str(value)
+
+
+def header_key(text: str) -> str:
+    """Normalise a header cell: fold widths, drop spaces, asterisks and remarks in brackets."""
+    return _HEADER_NOISE.sub("", fold(text)).upper()
+
+
+def read_header(cells: list[str], row: int, place: str) -> Header | None:
+    """Recognise a header row, or return None if the row is not one (it has no stem column)."""
+    fields: dict[str, int] = {}
+    options: dict[int, int] = {}
+    unknown: list[str] = []
+    for column, text in enumerate(cells):
+        key = header_key(text)
+        if not key:
+            continue
+        option = _OPTION_HEADER.match(key) or _NUMBERED_OPTION_HEADER.match(key)
+        if option:
+            letter = option.group(1)
+            index = LETTERS.index(letter) if letter in LETTERS else int(letter) - 1
+            options.setdefault(index, column)
+        elif key in _FIELD_OF:
+            fields.setdefault(_FIELD_OF[key], column)
+        elif key not in IGNORED_HEADERS:
+            unknown.append(text.strip())
+    if "stem" not in fields:
+        return None
+    problems = []
+    if "answer" not in fields:
+        problems.append(Problem("error", place, "表头缺少「答案」列，请加一列「答案」填写正确答案"))
+    gaps = [LETTERS[i] for i in range(max(options, default=-1) + 1) if i not in options]
+    if gaps:
+        problems.append(Problem("error", place, f"表头缺少「选项{'」「选项'.join(gaps)}」列，选项列应从选项A起连续排列"))
+    for text in unknown:
+        problems.append(Problem("warning", place, f"不认识的列「{text}」，已忽略；可用的列名见 questions template 生成的模板"))
+    ordered = tuple(options[i] for i in sorted(options))
+    return Header(row=row, fields=fields, options=ordered, problems=tuple(problems))
+
+
+def rows_to_drafts(rows: Iterable[tuple[int, list[str]]], place_of) -> tuple[bool, list[Draft | Problem]]:
+    """Find the header among the first rows, then read a draft from each non-empty row after it.
+
+    Returns whether a header was found, and the drafts and header problems in row order.
+    """
+    header: Header | None = None
+    items: list[Draft | Problem] = []
+    for number, cells in rows:
+        if header is None:
+            if number > HEADER_SEARCH_ROWS:
+                break
+            header = read_header(cells, number, place_of(number))
+            if header is not None:
+                items += header.problems
+            continue
+        if not any(c.strip() for c in cells):
+            continue
+
+        def get(name: str) -> str:
+            column = header.fields.get(name)
+            return cells[column] if column is not None and column < len(cells) else ""
+
+        items.append(Draft(place=place_of(number), stem=get("stem"), answer=get("answer"), qtype=get("qtype"),
+                           explanation=get("explanation"), points=get("points"), category=get("category"),
+                           options=[cells[c] if c < len(cells) else "" for c in header.options]))
+    return header is not None, items
+
+
+def _no_header(where: str) -> Problem:
+    return Problem("error", where, "找不到表头：前几行中应有一行列名，至少包含「题目」和「答案」；"
+                                   "可用 python -m bot questions template 生成模板后对照填写")
+
+
+def read_xlsx(path: Path) -> list[Draft | Problem]:
+    """Read every sheet that has a recognisable header (an instruction sheet is skipped)."""
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a damaged file
+        logger.info("cannot open %s as xlsx: %r", path, exc)
+        raise UnreadableFile(f"无法作为 Excel 文件打开（{type(exc).__name__}）。请确认文件是 .xlsx 格式且没有损坏；"
+                             "旧的 .xls 文件请在 Excel 中另存为 .xlsx 或 CSV") from None
+    items: list[Draft | Problem] = []
+    any_header = False
+    try:
+        for sheet in workbook.worksheets:
+            # Some generators write a wrong <dimension>; without this a read-only sheet may lose columns.
+            sheet.reset_dimensions()
+            rows = ((n, [cell_text(v) for v in values])
+                    for n, values in enumerate(sheet.iter_rows(values_only=True), 1))
+            found, sheet_items = rows_to_drafts(rows, lambda n, title=sheet.title: f"{title}!第{n}行")
+            any_header = any_header or found
+            items += sheet_items
+    finally:
+        workbook.close()
+    return items if any_header else [_no_header(path.name)]
+
+
+def decode_text(data: bytes) -> str:
+    """Decode a text file saved as UTF-8 (with or without BOM), UTF-16 or GB18030."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise UnreadableFile("无法识别文件编码，请另存为 UTF-8 或 GB18030（Excel 的「CSV（逗号分隔）」）") from None
+
+
+def read_csv(path: Path, text: str) -> list[Draft | Problem]:
+    """Read a CSV (comma, tab or semicolon separated); rows are numbered as Excel shows them."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    delimiter = max(",\t;", key=first.count)
+    rows = ((n, row) for n, row in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), 1))
+    found, items = rows_to_drafts(rows, lambda n: f"第{n}行")
+    return items if found else [_no_header(path.name)]
