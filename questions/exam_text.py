@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field
 
 from .drafts import Draft
-from .fields import join_lines, parse_type
+from .fields import join_lines
 from .model import LETTERS, Problem
 
 _FW = {letter: chr(ord(letter) + 0xFEE0) for letter in LETTERS}  # A → Ａ
@@ -29,6 +29,8 @@ POINTS_TAG = re.compile(r"\s*[\[【(（]\s*([0-9０-９]+)\s*分\s*[\]】)）]\s
 ANSWER_IN_STEM = re.compile(
     rf"[(（]\s*((?:[{_LETTER}][\s,，、]*)+|[√×✓✗✔✘对错]|正确|错误)\s*[)）]")
 REQUIRED_MARK = re.compile(r"\s*\*\s*$")
+# Section headings ("二、多项选择题（每题2分）") set the type of the questions under them.
+SECTION_TYPES = ("多项选择", "多选", "不定项", "单项选择", "单选", "判断", "填空")
 
 
 @dataclass
@@ -102,12 +104,10 @@ def read_exam_text(text: str) -> list[Draft | Problem]:
         if not line.strip():
             continue
         section = SECTION.match(line)
-        if section and (parse_type(TYPE_TAG.sub("", section.group(1)).split("（")[0].split("(")[0])
-                        or any(name in section.group(1) for name in ("单选", "多选", "判断", "填空", "选择"))):
+        if section and any(name in section.group(1) for name in (*SECTION_TYPES, "选择")):
             close()
             heading = section.group(1)
-            section_type = next((name for name in ("多项选择", "多选", "不定项", "单项选择", "单选", "判断", "填空")
-                                 if name in heading), "")
+            section_type = next((name for name in SECTION_TYPES if name in heading), "")
             points = SECTION_POINTS.search(heading)
             section_points = points.group(1) if points else ""
             continue

@@ -1,0 +1,81 @@
+"""Read a question bank file of any supported format into a checked BankReport."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from .aiken import looks_like_aiken, read_aiken
+from .drafts import Draft, build_question
+from .exam_text import read_exam_text
+from .gift import looks_like_gift, read_gift
+from .model import BankReport, Problem
+from .tabular import UnreadableFile, decode_text, read_csv, read_xlsx
+from .validators import validate
+
+logger = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = (".txt", ".gift", ".aiken", ".text", ".md")
+SUPPORTED = "Excel（.xlsx）、CSV（.csv）或文本（.txt，含 GIFT、Aiken 格式）"
+
+
+def read_bank(path: str | Path, *, default_points: int = 10) -> BankReport:
+    """Read and check a bank file; bad content becomes problems in the report, never an exception."""
+    path = Path(path)
+    report = BankReport(source=str(path))
+    try:
+        items = _read_items(path)
+    except UnreadableFile as exc:
+        report.problems.append(Problem("error", path.name, str(exc)))
+        return report
+    pending: dict[str, list[Problem]] = {}
+    ordered: list[Problem | str] = []  # problems in file order, and the place of each question
+    for item in items:
+        if isinstance(item, Problem):
+            ordered.append(item)
+            continue
+        question, problems = build_question(item, default_points=default_points)
+        ordered += problems
+        if question is not None:
+            report.questions.append(question)
+            report.places.append(item.place)
+            ordered.append(item.place)
+    for problem in validate(report.questions, report.places):
+        pending.setdefault(problem.place, []).append(problem)
+    for entry in ordered:
+        if isinstance(entry, Problem):
+            report.problems.append(entry)
+        else:
+            report.problems += pending.pop(entry, [])
+    report.problems += [p for problems in pending.values() for p in problems]
+    if not report.questions and not report.errors:
+        report.problems.append(Problem("error", path.name, "文件里没有找到题目，请对照 questions template 生成的模板检查格式"))
+    logger.info("read %s: %d questions, %d errors, %d warnings", path, len(report.questions),
+                len(report.errors), len(report.warnings))
+    return report
+
+
+def _read_items(path: Path) -> list[Draft | Problem]:
+    """Pick the reader by extension and content."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UnreadableFile("找不到这个文件，请检查路径和文件名") from None
+    except OSError as exc:
+        raise UnreadableFile(f"无法读取文件（{exc.strerror}），请检查文件权限") from None
+    suffix = path.suffix.lower()
+    if data.startswith(b"PK\x03\x04"):
+        return read_xlsx(path)
+    if suffix == ".xlsx":
+        raise UnreadableFile("文件扩展名是 .xlsx，但内容不是 Excel 工作簿，请在 Excel 中重新另存为 .xlsx")
+    if suffix == ".xls" or data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise UnreadableFile("这是旧版 Excel（.xls）文件，请在 Excel 中「另存为」.xlsx 或 CSV 后再导入")
+    if suffix not in (".csv", *TEXT_SUFFIXES):
+        raise UnreadableFile(f"不支持 {suffix or '无扩展名'} 文件，请另存为 {SUPPORTED}")
+    text = decode_text(data)
+    if suffix == ".csv":
+        return read_csv(path, text)
+    if suffix == ".gift" or (suffix != ".aiken" and looks_like_gift(text)):
+        return read_gift(text)
+    if suffix == ".aiken" or looks_like_aiken(text):
+        return read_aiken(text)
+    return read_exam_text(text)
