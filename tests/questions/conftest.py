@@ -49,6 +49,12 @@ class BankCliState:
 
 
 @pytest.fixture
+def offline_state():
+    """A CLI object with a config and no database, as `template` and `check` must work."""
+    return BankCliState(config=bank_config())
+
+
+@pytest.fixture
 def cli_state(bank_db):
     """A CLI object on the test database with quiz.bank = "default"."""
     return BankCliState(config=bank_config(bank_db.url), db=bank_db)
