@@ -57,8 +57,9 @@ def question_cells(question: Question) -> list:
     else:
         answer = "".join(question.answer)
     options = list(question.options) + [""] * (len(LETTERS) - len(question.options))
-    return [question.qtype, question.stem, *options, answer, question.explanation, question.points,
-            question.category]
+    cells = [question.qtype, question.stem, *options, answer, question.explanation, question.points,
+             question.category]
+    return [None if cell == "" else cell for cell in cells]
 
 
 def _style_header(sheet) -> None:
