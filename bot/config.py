@@ -96,6 +96,7 @@ class QuizConfig:
     collect_contact: bool = True
     draw_types: dict[str, int] = field(default_factory=dict)
     draw_categories: dict[str, int] = field(default_factory=dict)
+    testers: tuple[str, ...] = ()  # openids that may play outside the window; left out of results
 
 
 @dataclass(frozen=True)
@@ -331,6 +332,7 @@ def parse_config(data: dict[str, Any], source: str, environ: dict[str, str] | No
         collect_contact=r.get(q, "quiz", "collect_contact", bool, "true 或 false", True),
         draw_types=_count_table(r, q.get("draw_types", {}), "quiz.draw_types"),
         draw_categories=_count_table(r, q.get("draw_categories", {}), "quiz.draw_categories"),
+        testers=_str_tuple(r, q["testers"], "quiz.testers") if q.get("testers") else (),
         **ints,
     )
     for label, counts in (("draw_types", quiz.draw_types), ("draw_categories", quiz.draw_categories)):

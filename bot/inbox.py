@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from .models import InboundMessage, utcnow
+from .masking import short_openid
+from .models import InboundMessage
 from .replies import Outgoing, render_reply
 from .routing import Turn, route
 
@@ -81,12 +82,12 @@ def process_message(*, runtime, inbound: Inbound, now: dt.datetime | None = None
     """Handle a message once and return the reply XML ("" means reply "success")."""
     started = time.perf_counter()
     key = inbound.dedupe_key
-    now = now or utcnow()
+    now = now or runtime.clock()
     try:
         with runtime.db.session() as session:
             existing = session.scalar(select(InboundMessage).where(InboundMessage.dedupe_key == key))
             if existing is not None:
-                logger.info("duplicate %s from %s: stored reply", key, _short(inbound.openid))
+                logger.info("duplicate %s from %s: stored reply", key, short_openid(inbound.openid))
                 return existing.reply or ""
             row = InboundMessage(dedupe_key=key, openid=inbound.openid, msg_type=inbound.event or inbound.msg_type,
                                  create_time=inbound.create_time, received_at=now)
@@ -123,8 +124,3 @@ def _busy(inbound: Inbound) -> str:
         return ""
     return render_reply(Outgoing(text=BUSY_TEXT), to_user=inbound.openid, from_user=inbound.account,
                         create_time=int(time.time()))
-
-
-def _short(openid: str) -> str:
-    """Shorten an openid for logs."""
-    return openid[:6] + "…" if len(openid) > 8 else openid

@@ -107,7 +107,9 @@ def schedule_text(config: Config, plan: list[PlannedPush]) -> str:
     for push in plan:
         label = "微讲堂" if push.kind == "video" else "推送"
         lines.append(f"· {day_with_weekday(push.at)} {push.at:%H:%M} {label}：{push.title}")
-    lines.append("· 4月26日 世界知识产权日")
+    ip_day = dt.date(a.start.year, 4, 26)
+    if a.start.date() <= ip_day <= a.end.date():
+        lines.append("· 4月26日 世界知识产权日")
     lines.append("")
     lines.append(f"知识产权维权援助热线：{a.hotline}")
     return "\n".join(lines)

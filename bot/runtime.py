@@ -1,19 +1,24 @@
 """What every entry point needs: the config, the database and the API client."""
 from __future__ import annotations
 
+import datetime as dt
 from functools import cached_property
+from typing import Callable
 
 from .config import Config
 from .db import Database
+from .models import utcnow
 from .wechat_api import ApiClient
 
 
 class Runtime:
     """The config, the database and a lazily built WeChat API client."""
 
-    def __init__(self, config: Config, db: Database | None = None):
+    def __init__(self, config: Config, db: Database | None = None,
+                 clock: Callable[[], dt.datetime] = utcnow):
         self.config = config
         self.db = db or Database(config.database_url)
+        self.clock = clock  # naive UTC now; tests move it to check time windows and expiry
 
     @cached_property
     def api(self) -> ApiClient:

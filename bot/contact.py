@@ -1,0 +1,96 @@
+"""Collecting a qualified player's name and mobile number for the prize."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from .masking import mask_phone
+from .models import Follower
+from .outreach import unknown_text
+from .replies import Outgoing
+from .standings import standing_of
+
+STATE = "contact"
+MOBILE = re.compile(r"(?<![\d+])(?:\+?86[\s-]?)?(1[3-9]\d(?:[\s-]?\d){8})(?!\d)")
+_LABELS = re.compile(r"(姓名|名字|手机号码|手机号|手机|电话|联系方式|领奖|登记)[:：]?")
+_NAME = re.compile(r"^(?:[\u4e00-\u9fff]{2,10}(?:[·•][\u4e00-\u9fff]{1,10})*|[A-Za-z][A-Za-z .'-]{1,38}[A-Za-z])$")
+USE_NOTE = "信息仅用于本次活动联系和发放奖品，活动结束后按规定删除。"
+
+
+@dataclass(frozen=True)
+class ContactDetails:
+    name: str
+    phone: str
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text or "").strip()
+
+
+def looks_like_contact(text: str) -> bool:
+    """Say whether a message carries something that looks like a mobile number."""
+    return bool(MOBILE.search(_fold(text)))
+
+
+def parse_contact(text: str) -> ContactDetails | str:
+    """Read "name + mobile" from a message; return the details or a Chinese error to reply."""
+    compact = _fold(text)
+    match = MOBILE.search(compact)
+    if not match:
+        return "没有找到有效的手机号（11位，以1开头的大陆手机号）。请按“姓名 手机号”发送，例如：张三 13800138000"
+    rest = (compact[: match.start()] + " " + compact[match.end():])
+    rest = _LABELS.sub(" ", rest)
+    name = " ".join(re.sub(r"[,，;；、/|:：+]+", " ", rest).split())
+    if not name:
+        return "请同时发送姓名，例如：张三 13800138000"
+    if re.search(r"\d", name) or not _NAME.match(name):
+        return f"姓名「{name[:20]}」看起来不对，请填写真实姓名（2–10个汉字，或英文名），例如：张三 13800138000"
+    return ContactDetails(name=name, phone=re.sub(r"[\s-]", "", match.group(1)))
+
+
+def _qualified_score(turn, follower: Follower) -> tuple[bool, int | None]:
+    standing = standing_of(session=turn.session, openid=follower.openid)
+    best = standing.attempt.score if standing else None
+    return best is not None and best >= turn.config.quiz.pass_score, best
+
+
+def prompt_text(pass_score: int) -> str:
+    return (f"恭喜你达到{pass_score}分的获奖资格线！请回复“姓名 手机号”登记领奖信息，例如：张三 13800138000\n"
+            + USE_NOTE)
+
+
+def ask(turn, follower: Follower) -> Outgoing:
+    """Ask a qualified player for their details (the 领奖 keyword or menu item)."""
+    if not turn.config.quiz.collect_contact:
+        return Outgoing(text="本次活动无需登记领奖信息，获奖名单将在本公众号公布。")
+    qualified, best = _qualified_score(turn, follower)
+    if not qualified:
+        shown = f"你目前的最好成绩是{best}分。" if best is not None else "你还没有完成答题。"
+        return Outgoing(text=f"成绩达到{turn.config.quiz.pass_score}分即可登记领奖信息。{shown}"
+                             f"回复“{turn.config.keywords['quiz'][0]}”参加有奖竞答。")
+    follower.state = STATE
+    if follower.phone:
+        return Outgoing(text=f"你已登记：{follower.name}，手机号 {mask_phone(follower.phone)}。"
+                             "如需修改，请回复新的“姓名 手机号”。\n" + USE_NOTE)
+    return Outgoing(text=prompt_text(turn.config.quiz.pass_score))
+
+
+def receive(turn, follower: Follower, text: str) -> Outgoing:
+    """Check and store name + mobile from a qualified player; corrections overwrite."""
+    qualified, _ = _qualified_score(turn, follower)
+    if not qualified or not turn.config.quiz.collect_contact:
+        follower.state = None
+        return Outgoing(text=unknown_text(turn.config))
+    parsed = parse_contact(text)
+    if isinstance(parsed, str):
+        follower.state = STATE
+        return Outgoing(text=parsed)
+    corrected = bool(follower.phone)
+    follower.name = parsed.name
+    follower.phone = parsed.phone
+    follower.contact_at = turn.now
+    follower.state = None
+    verb = "已更新" if corrected else "已登记"
+    return Outgoing(text=f"{verb}领奖信息：{parsed.name}，手机号 {mask_phone(parsed.phone)}。"
+                         "如需修改，重新发送“姓名 手机号”即可。\n" + USE_NOTE)

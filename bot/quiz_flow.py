@@ -1,0 +1,308 @@
+"""The prize quiz in the chat: start, answer, expire, quit, standing.
+
+All state is in the database; the attempt row is locked for the turn (FOR UPDATE on
+PostgreSQL, the IMMEDIATE write lock on SQLite), so two copies of a turn are serialised and
+the second sees the first one's result.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+
+from sqlalchemy import case, func, select
+from sqlalchemy.exc import IntegrityError
+
+from questions.drawing import Candidate, draw, shuffle_options, to_original_letters
+from questions.grading import grade, parse_answer
+from questions.model import Question
+from questions.render import HINTS, format_duration, join_within_limit, render_feedback, render_question
+
+from . import contact
+from .masking import mask_phone, short_openid
+from .models import Attempt, AttemptItem, Bank, Follower, QuestionRow
+from .outreach import day, match_reply
+from .replies import Outgoing
+from .standings import ENDED, player_count, rank_of, refresh_best, standing_of
+
+logger = logging.getLogger(__name__)
+
+
+def _local(turn, moment: dt.datetime) -> dt.datetime:
+    return moment.replace(tzinfo=dt.timezone.utc).astimezone(turn.config.activity.tz)
+
+
+def _question(snapshot: dict) -> Question:
+    return Question(qtype=snapshot["qtype"], stem=snapshot["stem"], options=tuple(snapshot["options"]),
+                    answer=tuple(snapshot["answer"]), explanation=snapshot.get("explanation", ""),
+                    points=snapshot["points"], category=snapshot.get("category", ""))
+
+
+def _snapshot(question: Question, points: int) -> dict:
+    return {"qtype": question.qtype, "stem": question.stem, "options": list(question.options),
+            "answer": list(question.answer), "explanation": question.explanation, "points": points,
+            "category": question.category}
+
+
+def _current_item(turn, attempt: Attempt) -> AttemptItem:
+    return turn.session.scalars(select(AttemptItem).where(AttemptItem.attempt_id == attempt.id,
+                                                          AttemptItem.position == attempt.current_index)).one()
+
+
+def _render_current(turn, attempt: Attempt) -> str:
+    item = _current_item(turn, attempt)
+    return render_question(_question(item.snapshot), attempt.current_index + 1, attempt.total_questions)
+
+
+def active_attempt(turn) -> Attempt | None:
+    """Return the follower's active attempt, locked for this turn."""
+    return turn.session.scalars(select(Attempt).where(Attempt.openid == turn.openid, Attempt.status == "active")
+                                .with_for_update()).first()
+
+
+def _expired(turn, attempt: Attempt) -> bool:
+    limit = dt.timedelta(minutes=turn.config.quiz.time_limit_minutes)
+    return turn.now - attempt.last_activity_at > limit
+
+
+def _end(turn, attempt: Attempt, status: str, at: dt.datetime) -> None:
+    attempt.status = status
+    attempt.finished_at = at
+    attempt.duration_seconds = max(int((at - attempt.started_at).total_seconds()), 0)
+    turn.session.flush()
+    refresh_best(session=turn.session, openid=attempt.openid)
+
+
+def _expire(turn, attempt: Attempt) -> None:
+    limit = dt.timedelta(minutes=turn.config.quiz.time_limit_minutes)
+    _end(turn, attempt, "expired", min(turn.now, attempt.last_activity_at + limit))
+
+
+def _used(turn, openid: str) -> tuple[int, int]:
+    """Return (attempts used in all, attempts started today), counting the active one."""
+    today = _local(turn, turn.now).date()
+    total, today_count = turn.session.execute(
+        select(func.count(), func.coalesce(func.sum(case((Attempt.local_day == today, 1), else_=0)), 0))
+        .where(Attempt.openid == openid)).one()
+    return int(total), int(today_count)
+
+
+def _attempts_left_text(turn, openid: str) -> str:
+    quiz = turn.config.quiz
+    total, today = _used(turn, openid)
+    left = max(quiz.max_attempts - total, 0)
+    if left == 0:
+        return "剩余答题机会：0次（机会已用完）"
+    if today >= quiz.max_attempts_per_day:
+        tomorrow = _local(turn, turn.now).date() + dt.timedelta(days=1)
+        if tomorrow > turn.config.activity.end.date():
+            return f"剩余答题机会：{left}次（今天的次数已用完，本届竞答已无可用日期）"
+        return f"剩余答题机会：{left}次（今天的次数已用完，{tomorrow.month}月{tomorrow.day}日可再来）"
+    return f"剩余答题机会：{left}次（回复“{turn.config.keywords['quiz'][0]}”再来一次）"
+
+
+def _best_line(turn, openid: str) -> str:
+    standing = standing_of(session=turn.session, openid=openid)
+    if standing is None:
+        return ""
+    return (f"你的最好成绩：{standing.attempt.score}分，用时{format_duration(standing.attempt.duration_seconds)}，"
+            f"排名第{standing.rank}名（共{standing.players}人）。")
+
+
+def _window_block(turn) -> str | None:
+    activity = turn.config.activity
+    if turn.openid in turn.config.quiz.testers:
+        return None
+    local_now = _local(turn, turn.now)
+    if local_now < activity.start:
+        return (f"{activity.name}有奖竞答将于{day(activity.start)} {activity.start:%H:%M}开始，"
+                f"届时回复“{turn.config.keywords['quiz'][0]}”即可参加，敬请期待！")
+    if local_now > activity.end:
+        return (f"本届有奖竞答已于{day(activity.end)} {activity.end:%H:%M}结束，感谢关注！"
+                "获奖名单将在本公众号公布。")
+    return None
+
+
+def _limit_block(turn, openid: str) -> str | None:
+    quiz = turn.config.quiz
+    total, today = _used(turn, openid)
+    best = _best_line(turn, openid)
+    if total >= quiz.max_attempts:
+        return f"你已用完全部{quiz.max_attempts}次答题机会。{best}".strip()
+    if today >= quiz.max_attempts_per_day:
+        tomorrow = _local(turn, turn.now).date() + dt.timedelta(days=1)
+        if tomorrow > turn.config.activity.end.date():
+            when = "本届竞答已无可用日期"
+        else:
+            when = f"{tomorrow.month}月{tomorrow.day}日0点后可再来"
+        return f"今天的答题次数已用完（每天{quiz.max_attempts_per_day}次），{when}。{best}".strip()
+    return None
+
+
+def _pool(turn) -> tuple[Bank | None, list[Candidate]]:
+    bank = turn.session.scalars(select(Bank).where(Bank.name == turn.config.quiz.bank)).first()
+    if bank is None:
+        return None, []
+    rows = turn.session.execute(select(QuestionRow.id, QuestionRow.qtype, QuestionRow.category)
+                                .where(QuestionRow.bank_id == bank.id, QuestionRow.retired.is_(False))).all()
+    return bank, [Candidate(id=r.id, qtype=r.qtype, category=r.category) for r in rows]
+
+
+def _seen(turn, openid: str) -> set[int]:
+    return set(turn.session.scalars(select(AttemptItem.question_id).join(Attempt)
+                                    .where(Attempt.openid == openid)))
+
+
+def with_quiz_reminder(turn, follower: Follower, text: str) -> Outgoing:
+    """Add a one-line reminder of the quiz in progress to a keyword's reply."""
+    attempt = active_attempt(turn)
+    if attempt is None or _expired(turn, attempt):
+        return Outgoing(text=text)
+    return Outgoing(text=f"{text}\n\n（答题进行中：当前第{attempt.current_index + 1}/{attempt.total_questions}题，"
+                         f"直接回复答案继续，回复“{turn.config.keywords['quit'][0]}”交卷）")
+
+
+def start(turn, follower: Follower) -> Outgoing:
+    """Start an attempt (or resume the one in progress) and ask question 1."""
+    attempt = active_attempt(turn)
+    if attempt is not None:
+        if not _expired(turn, attempt):
+            return Outgoing(text="你正在答题中，请继续作答：\n\n" + _render_current(turn, attempt))
+        _expire(turn, attempt)
+        prefix = _expiry_text(turn, attempt) + "\n\n"
+    else:
+        prefix = ""
+    blocked = _window_block(turn) or _limit_block(turn, follower.openid)
+    if blocked:
+        return Outgoing(text=prefix + blocked)
+    bank, pool = _pool(turn)
+    quiz = turn.config.quiz
+    if not pool:
+        logger.warning("quiz bank %r has no questions; follower %s could not start", quiz.bank,
+                       short_openid(follower.openid))
+        return Outgoing(text=prefix + "题库正在准备中，请稍后再试。")
+    rng = random.Random()
+    ids = draw(pool, count=min(quiz.questions_per_attempt, len(pool)), rng=rng,
+               seen=_seen(turn, follower.openid), by_type=quiz.draw_types, by_category=quiz.draw_categories)
+    rows = {r.id: r for r in turn.session.scalars(select(QuestionRow).where(QuestionRow.id.in_(ids)))}
+    items = []
+    for position, qid in enumerate(ids):
+        row = rows[qid]
+        points = row.points or quiz.default_points
+        original = Question(qtype=row.qtype, stem=row.stem, options=tuple(row.options), answer=tuple(row.answer),
+                            explanation=row.explanation, points=points, category=row.category)
+        shown, order = shuffle_options(original, rng)
+        items.append(AttemptItem(position=position, question_id=qid, snapshot=_snapshot(shown, points),
+                                 option_order=order))
+    total, _today = _used(turn, follower.openid)
+    attempt = Attempt(openid=follower.openid, bank_id=bank.id, status="active", started_at=turn.now,
+                      local_day=_local(turn, turn.now).date(), last_activity_at=turn.now,
+                      total_questions=len(items), max_score=sum(i.snapshot["points"] for i in items),
+                      last_answer_create_time=turn.inbound.create_time, items=items)
+    try:
+        with turn.session.begin_nested():
+            turn.session.add(attempt)
+    except IntegrityError:
+        # A concurrent "start" on another worker won the one-active-attempt constraint.
+        current = active_attempt(turn)
+        return Outgoing(text="你正在答题中，请继续作答：\n\n" + _render_current(turn, current))
+    logger.info("attempt %s started by %s (%d questions)", attempt.id, short_openid(follower.openid), len(items))
+    rules = (f"第{total + 1}次答题开始！共{len(items)}题，满分{attempt.max_score}分；"
+             f"{quiz.time_limit_minutes}分钟内不作答将自动交卷，回复“{turn.config.keywords['quit'][0]}”可提前交卷。")
+    return Outgoing(text=f"{prefix}{rules}\n\n{_render_current(turn, attempt)}")
+
+
+def _expiry_text(turn, attempt: Attempt) -> str:
+    return (f"你上次的答题超过{turn.config.quiz.time_limit_minutes}分钟未作答，已自动交卷，未答的题目记0分。"
+            f"本次得分：{attempt.score}分。")
+
+
+def _result_text(turn, follower: Follower, attempt: Attempt, headline: str) -> str:
+    lines = [headline,
+             f"得分：{attempt.score}分（满分{attempt.max_score}分）",
+             f"答对：{attempt.correct_count}/{attempt.total_questions}题",
+             f"用时：{format_duration(attempt.duration_seconds)}"]
+    if attempt.best:
+        lines.append(f"排名：第{rank_of(session=turn.session, attempt=attempt)}名"
+                     f"（共{player_count(session=turn.session)}人参与）")
+    else:
+        lines.append(_best_line(turn, follower.openid))
+    lines.append(_attempts_left_text(turn, follower.openid))
+    quiz = turn.config.quiz
+    if quiz.collect_contact and attempt.score >= quiz.pass_score:
+        if follower.phone:
+            lines.append(f"\n你已达到获奖资格线，领奖信息已登记（{follower.name}，{mask_phone(follower.phone)}）。"
+                         "如需修改，请回复新的“姓名 手机号”。")
+        else:
+            follower.state = contact.STATE
+            lines.append("\n" + contact.prompt_text(quiz.pass_score))
+    elif attempt.score < quiz.pass_score:
+        lines.append(f"达到{quiz.pass_score}分可获得抽奖资格，继续加油！")
+    return "\n".join(lines)
+
+
+def answer(turn, follower: Follower, attempt: Attempt, text: str) -> Outgoing:
+    """Grade an answer to the current question once, then ask the next or show the result."""
+    if _expired(turn, attempt):
+        _expire(turn, attempt)
+        return Outgoing(text=_expiry_text(turn, attempt) + "\n\n"
+                        + _result_text(turn, follower, attempt, "本次答题已结束。"))
+    if turn.inbound.create_time <= attempt.last_answer_create_time:
+        # Sent before the follower could have seen the current question: a double tap.
+        return Outgoing(text="已收到你的上一题答案，请回答当前题目：\n\n" + _render_current(turn, attempt))
+    item = _current_item(turn, attempt)
+    question = _question(item.snapshot)
+    parsed = parse_answer(question, text) if text else None
+    if parsed is None:
+        reply = match_reply(turn.config, text) if text else None
+        if reply:
+            return with_quiz_reminder(turn, follower, reply)
+        what = "没有识别出你的答案" if text else "答题只接受文字回复"
+        return Outgoing(text=f"{what}，{HINTS[question.qtype]}。本题不计入作答：\n\n" + _render_current(turn, attempt))
+    correct, points = grade(question, parsed, points=item.snapshot["points"],
+                            partial_credit=turn.config.quiz.partial_credit)
+    item.response = parsed.shown()
+    item.original_choice = to_original_letters(parsed.letters, item.option_order) if parsed.letters else None
+    item.correct = correct
+    item.points_awarded = points
+    item.answered_at = turn.now
+    attempt.score += points
+    attempt.correct_count += int(correct)
+    attempt.current_index += 1
+    attempt.last_activity_at = turn.now
+    attempt.last_answer_create_time = turn.inbound.create_time
+    feedback = (render_feedback(question, parsed, correct=correct, points=points) if turn.config.quiz.feedback
+                else "已记录你的答案。")
+    if attempt.current_index >= attempt.total_questions:
+        _end(turn, attempt, "finished", turn.now)
+        logger.info("attempt %s finished: %d/%d", attempt.id, attempt.score, attempt.max_score)
+        return Outgoing(text=join_within_limit(feedback, _result_text(turn, follower, attempt, "答题结束！")))
+    return Outgoing(text=join_within_limit(feedback, _render_current(turn, attempt)))
+
+
+def quit_attempt(turn, follower: Follower) -> Outgoing:
+    """End the active attempt now and score it (unanswered questions score zero)."""
+    attempt = active_attempt(turn)
+    if attempt is None:
+        return Outgoing(text=f"你当前没有进行中的答题。回复“{turn.config.keywords['quiz'][0]}”开始。")
+    if _expired(turn, attempt):
+        _expire(turn, attempt)
+        return Outgoing(text=_expiry_text(turn, attempt) + "\n\n"
+                        + _result_text(turn, follower, attempt, "本次答题已结束。"))
+    _end(turn, attempt, "abandoned", turn.now)
+    return Outgoing(text=_result_text(turn, follower, attempt, "已交卷，本次答题结束。"))
+
+
+def standing(turn, follower: Follower) -> Outgoing:
+    """Tell the follower their best score, rank and attempts left."""
+    attempt = active_attempt(turn)
+    if attempt is not None and _expired(turn, attempt):
+        _expire(turn, attempt)
+    best = _best_line(turn, follower.openid)
+    if not best:
+        text = f"你还没有完成过答题。回复“{turn.config.keywords['quiz'][0]}”参加有奖竞答。"
+    else:
+        ended = turn.session.scalar(select(func.count()).select_from(Attempt)
+                                    .where(Attempt.openid == follower.openid, Attempt.status.in_(ENDED)))
+        text = f"{best}\n已答题{ended}次。{_attempts_left_text(turn, follower.openid)}"
+    return with_quiz_reminder(turn, follower, text)

@@ -1,0 +1,325 @@
+"""Whole quizzes played through the webhook with signed XML: every reply and every stored score."""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import threading
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bot.models import Attempt, AttemptItem, Follower
+from bot.simulator import WeChatSimulator
+from tests.conftest import flask_poster, load_bank
+
+
+@pytest.fixture(autouse=True)
+def bank(runtime):
+    return load_bank(runtime.db)
+
+
+def active(runtime, openid) -> Attempt | None:
+    with runtime.db.reader() as session:
+        return session.scalars(select(Attempt).where(Attempt.openid == openid, Attempt.status == "active")).first()
+
+
+def attempts(runtime, openid) -> list[Attempt]:
+    with runtime.db.reader() as session:
+        return list(session.scalars(select(Attempt).where(Attempt.openid == openid).order_by(Attempt.id)))
+
+
+def current_snapshot(runtime, openid) -> dict:
+    attempt = active(runtime, openid)
+    with runtime.db.reader() as session:
+        return session.scalars(select(AttemptItem.snapshot).where(AttemptItem.attempt_id == attempt.id,
+                                                                  AttemptItem.position == attempt.current_index)).one()
+
+
+def right(snapshot: dict) -> str:
+    if snapshot["qtype"] == "判断":
+        return "对" if snapshot["answer"][0] else "错"
+    return "".join(snapshot["answer"]) if snapshot["qtype"] in ("单选", "多选") else snapshot["answer"][0]
+
+
+def wrong(snapshot: dict) -> str:
+    if snapshot["qtype"] == "判断":
+        return "错" if snapshot["answer"][0] else "对"
+    if snapshot["qtype"] == "填空":
+        return "不知道"
+    letters = "ABCDEFGH"[: len(snapshot["options"])]
+    return next(ch for ch in letters if ch not in snapshot["answer"])
+
+
+TICKS = itertools.count(3_000_000_000, 10)  # CreateTime of answers: later than any start in these tests
+
+
+def play(wechat, runtime, openid, *, correct=5, total=5):
+    """Answer a started attempt to the end: the first `correct` right, the rest wrong."""
+    reply = None
+    for i in range(total):
+        snap = current_snapshot(runtime, openid)
+        reply = wechat.text(openid, right(snap) if i < correct else wrong(snap), create_time=next(TICKS))
+    return reply
+
+
+def test_start_shows_rules_and_first_question(wechat):
+    reply = wechat.text("p1", "答题")
+    lines = reply.content.splitlines()
+    assert lines[0] == "第1次答题开始！共5题，满分50分；30分钟内不作答将自动交卷，回复“放弃”可提前交卷。"
+    assert lines[2].startswith("第1/5题【") and lines[2].endswith("】")
+    assert reply.content.rstrip().endswith("）")
+
+
+def test_choice_question_lists_options_on_own_lines(wechat, runtime):
+    wechat.text("p1", "答题")
+    for _ in range(5):
+        snap = current_snapshot(runtime, "p1")
+        if snap["qtype"] in ("单选", "多选"):
+            break
+        wechat.text("p1", right(snap), create_time=1_900_000_000 + _)
+    reply = wechat.text("p1", "排名", create_time=1_900_000_100)
+    assert "答题进行中" in reply.content
+
+
+def test_whole_quiz_all_right_qualifies_and_collects_contact(wechat, runtime):
+    wechat.text("p2", "开始答题")
+    reply = play(wechat, runtime, "p2", correct=5)
+    content = reply.content
+    assert "✅ 回答正确！+10分" in content
+    assert "答题结束！" in content
+    assert "得分：50分（满分50分）" in content
+    assert "答对：5/5题" in content
+    assert "排名：第1名（共1人参与）" in content
+    assert "剩余答题机会：2次（今天的次数已用完，4月22日可再来）" in content
+    assert "请回复“姓名 手机号”登记领奖信息" in content
+    assert "信息仅用于本次活动" in content
+
+    reply = wechat.text("p2", "张三 138 0013 8000", create_time=next(TICKS))
+    assert reply.content.startswith("已登记领奖信息：张三，手机号 138****8000。")
+    reply = wechat.text("p2", "姓名：李四，电话：13900139000", create_time=next(TICKS))
+    assert reply.content.startswith("已更新领奖信息：李四，手机号 139****9000。")
+    with runtime.db.reader() as session:
+        follower = session.get(Follower, "p2")
+        assert (follower.name, follower.phone) == ("李四", "13900139000")
+    [attempt] = attempts(runtime, "p2")
+    assert (attempt.status, attempt.score, attempt.correct_count, attempt.best) == ("finished", 50, 5, True)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("张三 12345678901", "没有找到有效的手机号"),
+    ("13800138000", "请同时发送姓名"),
+    ("张3 13800138000", "看起来不对"),
+])
+def test_contact_is_checked(wechat, runtime, text, message):
+    wechat.text("p3", "答题")
+    play(wechat, runtime, "p3", correct=5)
+    reply = wechat.text("p3", text, create_time=next(TICKS))
+    assert message in reply.content
+    with runtime.db.reader() as session:
+        assert session.get(Follower, "p3").phone is None
+
+
+def test_below_pass_score_is_not_asked_for_contact(wechat, runtime):
+    wechat.text("p4", "答题")
+    reply = play(wechat, runtime, "p4", correct=2)
+    assert "得分：20分" in reply.content
+    assert "登记领奖信息" not in reply.content
+    assert "达到50分可获得抽奖资格" in reply.content
+    reply = wechat.text("p4", "领奖", create_time=next(TICKS))
+    assert "成绩达到50分即可登记领奖信息。你目前的最好成绩是20分。" in reply.content
+
+
+def test_wrong_answer_shows_correct_answer_and_explanation(wechat, runtime):
+    wechat.text("p5", "答题")
+    snap = current_snapshot(runtime, "p5")
+    reply = wechat.text("p5", wrong(snap), create_time=2_000_000_000)
+    assert "❌ 回答错误" in reply.content
+    assert f"正确答案：{right(snap) if snap['qtype'] != '填空' else snap['answer'][0]}" in reply.content
+    assert "解析：" + snap["explanation"] in reply.content
+    assert "第2/5题" in reply.content
+
+
+def test_unrecognised_answer_reasks_without_counting(wechat, runtime):
+    wechat.text("p6", "答题")
+    snap = current_snapshot(runtime, "p6")
+    if snap["qtype"] == "填空":
+        pytest.skip("any text answers a fill-in question")
+    reply = wechat.text("p6", "我也不知道呢", create_time=2_000_000_000)
+    assert "没有识别出你的答案" in reply.content
+    assert "本题不计入作答" in reply.content
+    assert "第1/5题" in reply.content
+    assert active(runtime, "p6").current_index == 0
+
+
+def test_retry_of_an_answer_grades_once_and_replies_the_same(wechat, runtime):
+    wechat.text("p7", "答题")
+    snap = current_snapshot(runtime, "p7")
+    first = wechat.text("p7", right(snap), create_time=2_000_000_000, msg_id=111)
+    second = wechat.text("p7", right(snap), create_time=2_000_000_000, msg_id=111)
+    assert first.content == second.content
+    attempt = active(runtime, "p7")
+    assert (attempt.current_index, attempt.score) == (1, 10)
+
+
+def test_double_tap_does_not_skip_a_question(wechat, runtime):
+    wechat.text("p8", "答题")
+    snap = current_snapshot(runtime, "p8")
+    wechat.text("p8", right(snap), create_time=2_000_000_000, msg_id=201)
+    reply = wechat.text("p8", right(snap), create_time=2_000_000_000, msg_id=202)
+    assert "已收到你的上一题答案" in reply.content and "第2/5题" in reply.content
+    attempt = active(runtime, "p8")
+    assert (attempt.current_index, attempt.score) == (1, 10)
+
+
+def test_concurrent_double_tap_on_two_workers_grades_once(runtime, app):
+    wechat = WeChatSimulator(token="spamtest", post=flask_poster(app.test_client()))
+    wechat.text("p9", "答题")
+    snap = current_snapshot(runtime, "p9")
+    barrier = threading.Barrier(3)
+    replies = []
+
+    def tap(msg_id):
+        sim = WeChatSimulator(token="spamtest", post=flask_poster(app.test_client()))
+        barrier.wait()
+        replies.append(sim.text("p9", right(snap), create_time=2_000_000_000, msg_id=msg_id))
+
+    threads = [threading.Thread(target=tap, args=(300 + i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(r.status == 200 for r in replies)
+    graded = [r for r in replies if "回答正确" in r.content]
+    assert len(graded) == 1
+    attempt = active(runtime, "p9")
+    assert (attempt.current_index, attempt.score) == (1, 10)
+
+
+def test_keywords_work_mid_quiz(wechat, runtime):
+    wechat.text("p10", "答题")
+    reply = wechat.text("p10", "帮助", create_time=2_000_000_000)
+    assert "回复以下关键词" in reply.content and "答题进行中：当前第1/5题" in reply.content
+    reply = wechat.text("p10", "12330", create_time=2_000_000_001)
+    assert "12330" in reply.content
+    assert active(runtime, "p10").current_index == 0
+
+
+def test_quit_scores_the_attempt(wechat, runtime):
+    wechat.text("p11", "答题")
+    snap = current_snapshot(runtime, "p11")
+    wechat.text("p11", right(snap), create_time=2_000_000_000)
+    reply = wechat.text("p11", "放弃", create_time=2_000_000_010)
+    assert "已交卷，本次答题结束。" in reply.content and "得分：10分（满分50分）" in reply.content
+    assert "答对：1/5题" in reply.content
+    [attempt] = attempts(runtime, "p11")
+    assert attempt.status == "abandoned" and attempt.best
+    assert "你当前没有进行中的答题" in wechat.text("p11", "放弃", create_time=2_000_000_020).content
+
+
+def test_idle_attempt_expires_and_next_message_says_so(wechat, runtime, clock):
+    wechat.text("p12", "答题")
+    snap = current_snapshot(runtime, "p12")
+    wechat.text("p12", right(snap), create_time=2_000_000_000)
+    clock.advance(minutes=31)
+    reply = wechat.text("p12", "A", create_time=next(TICKS))
+    assert "超过30分钟未作答，已自动交卷，未答的题目记0分。本次得分：10分。" in reply.content
+    [attempt] = attempts(runtime, "p12")
+    assert attempt.status == "expired" and attempt.score == 10
+    assert attempt.duration_seconds == 30 * 60
+
+
+def test_daily_and_total_limits(wechat, runtime, clock):
+    wechat.text("p13", "答题")
+    play(wechat, runtime, "p13", correct=3)
+    reply = wechat.text("p13", "答题", create_time=next(TICKS))
+    assert "今天的答题次数已用完（每天1次），4月22日0点后可再来。你的最好成绩：30分" in reply.content
+    for n in range(2):
+        clock.advance(days=1)
+        reply = wechat.text("p13", "答题", create_time=next(TICKS))
+        assert reply.content.startswith(f"第{n + 2}次答题开始！")
+        play(wechat, runtime, "p13", correct=4 - n)
+    clock.advance(days=1)
+    reply = wechat.text("p13", "答题", create_time=next(TICKS))
+    assert reply.content.startswith("你已用完全部3次答题机会。你的最好成绩：40分")
+    best = [a for a in attempts(runtime, "p13") if a.best]
+    assert len(best) == 1 and best[0].score == 40
+
+
+def test_later_attempt_gets_fresh_questions(wechat, runtime, clock):
+    wechat.text("p14", "答题")
+    play(wechat, runtime, "p14")
+    clock.advance(days=1)
+    wechat.text("p14", "答题", create_time=next(TICKS))
+    with runtime.db.reader() as session:
+        first, second = session.scalars(select(Attempt).where(Attempt.openid == "p14").order_by(Attempt.id)).all()
+        seen = set(session.scalars(select(AttemptItem.question_id).where(AttemptItem.attempt_id == first.id)))
+        now = set(session.scalars(select(AttemptItem.question_id).where(AttemptItem.attempt_id == second.id)))
+    assert len(now) == 5
+    # The bank has 7 questions: the 2 not seen before must be in the second attempt.
+    assert len(now - seen) == 2
+
+
+@pytest.mark.parametrize("utc,opens", [
+    (dt.datetime(2027, 4, 19, 15, 59, 59), False),  # 23:59:59 on 19 April in Shanghai
+    (dt.datetime(2027, 4, 19, 16, 0, 0), True),  # 00:00 on 20 April in Shanghai
+    (dt.datetime(2027, 4, 26, 15, 59, 59), True),  # 23:59:59 on 26 April
+    (dt.datetime(2027, 4, 26, 16, 0, 0), False),
+])
+def test_window_edges_are_local_time(wechat, clock, utc, opens):
+    clock.now = utc
+    reply = wechat.text("p15", "答题")
+    if opens:
+        assert reply.content.startswith("第1次答题开始！")
+    elif utc.day == 19:
+        assert reply.content.startswith("2027年知识产权宣传周有奖竞答将于4月20日 00:00开始")
+    else:
+        assert reply.content.startswith("本届有奖竞答已于4月26日 23:59结束")
+
+
+class TestTesters:
+    @pytest.fixture
+    def config_overrides(self):
+        return {"quiz": {"testers": ["tester-1"]}}
+
+    def test_tester_may_play_before_launch(self, wechat, clock):
+        clock.now = dt.datetime(2027, 4, 1, 2, 0)
+        assert wechat.text("tester-1", "答题").content.startswith("第1次答题开始！")
+        assert "将于4月20日" in wechat.text("someone", "答题").content
+
+
+def test_rank_orders_by_score_then_time(wechat, runtime, clock):
+    wechat.text("fast", "答题")
+    play(wechat, runtime, "fast", correct=4)
+    wechat.text("slow", "答题")
+    clock.advance(minutes=5)
+    play(wechat, runtime, "slow", correct=4)
+    wechat.text("best", "答题")
+    clock.advance(minutes=10)
+    play(wechat, runtime, "best", correct=5)
+    assert "排名第1名（共3人）" in wechat.text("best", "排名", create_time=next(TICKS)).content
+    assert "排名第2名（共3人）" in wechat.text("fast", "成绩", create_time=next(TICKS)).content
+    assert "排名第3名（共3人）" in wechat.text("slow", "排名", create_time=next(TICKS)).content
+
+
+def test_one_active_attempt_is_a_database_constraint(runtime, wechat):
+    wechat.text("p16", "答题")
+    attempt = active(runtime, "p16")
+    with pytest.raises(IntegrityError):
+        with runtime.db.session() as session:
+            session.add(Attempt(openid="p16", bank_id=attempt.bank_id, status="active", local_day=attempt.local_day,
+                                total_questions=1))
+
+
+def test_empty_bank_is_reported_politely(wechat, runtime):
+    reply = wechat.text("p17", "答题")
+    assert reply.content.startswith("第1次答题开始！")
+
+
+class TestEmptyBank:
+    @pytest.fixture
+    def config_overrides(self):
+        return {"quiz": {"bank": "missing"}}
+
+    def test_no_questions(self, wechat):
+        assert "题库正在准备中" in wechat.text("p18", "答题").content
