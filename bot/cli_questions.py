@@ -15,22 +15,14 @@ from .banks import import_bank, list_banks, load_questions
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_POINTS = 10
-
 
 def _state():
     return click.get_current_context().obj
 
 
-def _default_points() -> int:
-    """Take the default points from the config if there is one; checking needs no config."""
-    state = _state()
-    config = getattr(state, "config", None) if state is not None else None
-    return config.quiz.default_points if config is not None else DEFAULT_POINTS
-
-
-def _check(file: str) -> BankReport:
-    report = read_bank(file, default_points=_default_points())
+def _check(file: str, default_points: int = 10) -> BankReport:
+    """Read a file and print its report; the default points do not change what is reported."""
+    report = read_bank(file, default_points=default_points)
     for line in report_lines(report):
         click.echo(line)
     return report
@@ -52,7 +44,7 @@ def template(out: str) -> None:
 @questions.command("check")
 @click.argument("file", type=click.Path(dir_okay=False))
 def check(file: str) -> None:
-    """检查题库文件并列出问题，不改动任何数据。"""
+    """检查题库文件并列出问题，不改动任何数据（不需要配置文件和数据库）。"""
     if not _check(file).ok:
         raise SystemExit(1)
 
@@ -65,7 +57,7 @@ def import_(file: str, bank_name: str | None) -> None:
     state = _state()
     active = state.config.quiz.bank
     name = bank_name or active
-    report = _check(file)
+    report = _check(file, state.config.quiz.default_points)
     if not report.ok:
         click.echo(f"未导入：请先改正以上 {len(report.errors)} 个错误。")
         raise SystemExit(1)

@@ -84,6 +84,21 @@ def split_inline_options(letter: str, text: str) -> list[tuple[str, str]]:
     return parts
 
 
+def split_option_block(text: str) -> list[str]:
+    """Split options written together in one cell ("A.发明 B.实用新型", or one per line)."""
+    options: list[list[str]] = []
+    for line in text.splitlines():
+        option = OPTION.match(line)
+        if option:
+            options += [[content] for _, content in
+                        split_inline_options(_letter(option.group(1) or option.group(2)), option.group(3))]
+        elif options:
+            options[-1].append(line)
+        elif line.strip():
+            options.append([line])
+    return [join_lines(parts) for parts in options]
+
+
 def _letter(raw: str) -> str:
     return chr(ord(raw) - 0xFEE0) if raw not in LETTERS else raw
 

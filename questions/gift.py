@@ -113,6 +113,8 @@ def _read_block(block: str, place: str, category: str) -> Draft | Problem:
     if open_at < 0 or close_at < 0:
         return _unsupported(place, "说明文字（没有 {…} 答案部分）")
     before, inside, after = body[:open_at], body[open_at + 1:close_at].strip(), body[close_at + 1:]
+    if _find_unescaped(after, "{") >= 0:
+        return Problem("error", place, "这里有两道题连在一起（出现了两个 {…}），GIFT 格式的题目之间要空一行")
     stem = _unescape(before + (BLANK + after if after.strip() else ""))
     general = ""
     general_at = inside.find("####")

@@ -13,6 +13,7 @@ from typing import Iterable
 from openpyxl import load_workbook
 
 from .drafts import Draft
+from .exam_text import split_option_block
 from .fields import fold
 from .model import LETTERS, Problem
 
@@ -25,6 +26,7 @@ HEADER_NAMES = {
     "explanation": ("解析", "答案解析", "题目解析", "试题解析", "解释"),
     "points": ("分值", "分数", "每题分值"),
     "category": ("分类", "题目分类", "类别", "题目类别", "知识点"),
+    "option_block": ("选项", "全部选项", "选项内容"),  # every option in one cell
 }
 IGNORED_HEADERS = frozenset({"序号", "题号", "编号", "难度", "备注", "说明"})
 _FIELD_OF = {name: key for key, names in HEADER_NAMES.items() for name in names}
@@ -120,9 +122,12 @@ def rows_to_drafts(rows: Iterable[tuple[int, list[str]]], place_of) -> tuple[boo
             column = header.fields.get(name)
             return cells[column] if column is not None and column < len(cells) else ""
 
+        options = [cells[c] if c < len(cells) else "" for c in header.options]
+        if not any(options) and get("option_block").strip():
+            options = split_option_block(get("option_block"))
         items.append(Draft(place=place_of(number), stem=get("stem"), answer=get("answer"), qtype=get("qtype"),
                            explanation=get("explanation"), points=get("points"), category=get("category"),
-                           options=[cells[c] if c < len(cells) else "" for c in header.options]))
+                           options=options))
     return header is not None, items
 
 

@@ -102,7 +102,7 @@ def validate(questions: list[Question], places: list[str]) -> list[Problem]:
     seen: dict[tuple, str] = {}
     for question, place in zip(questions, places):
         problems += check_question(question, place)
-        first = seen.setdefault(question.key(), place)
+        first = seen.setdefault(question.key(), place) if question.stem else place
         if first != place:
             problems.append(Problem("error", place, f"与 {first} 的题目重复（题干和选项都相同），请删除其中一道"))
     return problems + explanation_problems(questions, places)

@@ -334,3 +334,20 @@ def test_gift_sniffed_from_txt(tmp_path):
     path.write_text("::Q1:: 商标有效期十年。{T}\n", encoding="utf-8")
     report = read_bank(path)
     assert report.questions[0].answer == (True,)
+
+
+def test_gift_questions_without_a_blank_line_between_are_reported(tmp_path):
+    path = tmp_path / "joined.gift"
+    path.write_text("商标有效期十年。{T}\n作品须登记才受保护。{F}\n", encoding="utf-8")
+    report = read_bank(path)
+    assert errors(report) == [("第1行", "这里有两道题连在一起（出现了两个 {…}），GIFT 格式的题目之间要空一行")]
+
+
+def test_all_options_in_one_cell(tmp_path):
+    rows = [["题目", "选项", "答案", "解析"],
+            ["专利类型？", "A.发明  B.实用新型  C.商标", "AB", "第二条。"],
+            ["有效期？", "A、10年\nB、20\n年", "B", "第三十九条。"]]
+    report = read_bank(write_xlsx(tmp_path / "bank.xlsx", rows))
+    assert report.ok, report.problems
+    assert report.questions[0].options == ("发明", "实用新型", "商标") and report.questions[0].qtype == MULTIPLE
+    assert report.questions[1].options == ("10年", "20年")
