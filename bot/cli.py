@@ -10,6 +10,9 @@ from urllib.parse import urlparse
 
 import click
 
+from scheduler.cli import pushes
+
+from .cli_questions import questions
 from .config import Config, ConfigError, config_path, load_config
 from .db import Database
 from .runtime import Runtime
@@ -58,10 +61,11 @@ def init_db(state: CliState) -> None:
     from .banks import ensure_sample_bank
 
     with state.db.session() as session:
-        imported = ensure_sample_bank(session=session, name=state.config.quiz.bank)
+        imported = ensure_sample_bank(session=session, name=state.config.quiz.bank,
+                                      default_points=state.config.quiz.default_points)
     click.echo(f"数据库已就绪：{_safe_url(state.config.database_url)}")
     if imported:
-        click.echo(f"题库「{state.config.quiz.bank}」为空，已导入示例题库（{imported} 题）")
+        click.echo(f"题库「{state.config.quiz.bank}」为空，已导入示例题库（{imported.total} 题）")
 
 
 def _safe_url(url: str) -> str:
@@ -218,6 +222,10 @@ def standin(state: CliState, host: str | None, port: int | None) -> None:
     click.echo(f"微信接口替身：http://{host}:{port}/cgi-bin/")
     waitress_serve(create_standin(state.config.wechat.app_id, state.config.wechat.app_secret),
                    host=host, port=port, threads=4)
+
+
+cli.add_command(questions)
+cli.add_command(pushes)
 
 
 def main() -> None:

@@ -72,6 +72,7 @@ class Reply:
     id: str
     words: tuple[str, ...]
     text: str
+    label: str = ""  # how the keyword list describes it, e.g. "知识产权维权援助热线"
 
 
 @dataclass(frozen=True)
@@ -368,7 +369,8 @@ def parse_config(data: dict[str, Any], source: str, environ: dict[str, str] | No
             raise r.fail(f"{where}.text", "不超过 2000 字节的文字（微信被动回复上限）",
                           f"{len(text.encode('utf-8'))} 字节")
         replies.append(Reply(id=rid, words=_str_tuple(r, item.get("words", []), f"{where}.words")
-                             if item.get("words") else (), text=text))
+                             if item.get("words") else (), text=text,
+                             label=r.get(item, where, "label", str, "关键词列表里的说明文字", "")))
 
     menu = _menu(r, data.get("menu", []), "menu") if data.get("menu") else ()
     for btn in [b for top in menu for b in (top, *top.sub)]:

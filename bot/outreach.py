@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 
 from scheduler.plan import PlannedPush
@@ -67,15 +68,16 @@ def keyword_lines(config: Config) -> list[str]:
     lines = [f"· {config.keywords[action][0]} —— {label}" for action, label in ACTION_LABELS]
     for reply in config.replies:
         if reply.words:
-            first = reply.text.splitlines()[0] if reply.text else ""
-            lines.insert(-1, f"· {reply.words[0]} —— {first[:18]}")
+            label = reply.label or re.split(r"[：:，,。（(\n]", reply.text, maxsplit=1)[0][:16]
+            lines.insert(-1, f"· {reply.words[0]} —— {label}")
     return lines
 
 
-def welcome_text(config: Config) -> str:
+def welcome_text(config: Config, now_local: dt.datetime) -> str:
     """Greet a new follower with the week's theme, dates and keywords."""
     a = config.activity
-    lines = [f"欢迎关注！{a.name}（{date_range(config)}）正在进行。"]
+    when = "即将举行" if now_local < a.start else ("已圆满结束" if now_local > a.end else "正在进行")
+    lines = [f"欢迎关注！{a.name}（{date_range(config)}）{when}。"]
     if a.theme:
         lines.append(f"本届主题：{a.theme}")
     lines.append("")

@@ -28,8 +28,8 @@ from .standings import ENDED, player_count, rank_of, refresh_best, standing_of
 logger = logging.getLogger(__name__)
 
 
-def _local(turn, moment: dt.datetime) -> dt.datetime:
-    return moment.replace(tzinfo=dt.timezone.utc).astimezone(turn.config.activity.tz)
+def _today(turn) -> dt.date:
+    return turn.local_now.date()
 
 
 def _question(snapshot: dict) -> Question:
@@ -80,7 +80,7 @@ def _expire(turn, attempt: Attempt) -> None:
 
 def _used(turn, openid: str) -> tuple[int, int]:
     """Return (attempts used in all, attempts started today), counting the active one."""
-    today = _local(turn, turn.now).date()
+    today = _today(turn)
     total, today_count = turn.session.execute(
         select(func.count(), func.coalesce(func.sum(case((Attempt.local_day == today, 1), else_=0)), 0))
         .where(Attempt.openid == openid)).one()
@@ -94,7 +94,7 @@ def _attempts_left_text(turn, openid: str) -> str:
     if left == 0:
         return "剩余答题机会：0次（机会已用完）"
     if today >= quiz.max_attempts_per_day:
-        tomorrow = _local(turn, turn.now).date() + dt.timedelta(days=1)
+        tomorrow = _today(turn) + dt.timedelta(days=1)
         if tomorrow > turn.config.activity.end.date():
             return f"剩余答题机会：{left}次（今天的次数已用完，本届竞答已无可用日期）"
         return f"剩余答题机会：{left}次（今天的次数已用完，{tomorrow.month}月{tomorrow.day}日可再来）"
@@ -113,7 +113,7 @@ def _window_block(turn) -> str | None:
     activity = turn.config.activity
     if turn.openid in turn.config.quiz.testers:
         return None
-    local_now = _local(turn, turn.now)
+    local_now = turn.local_now
     if local_now < activity.start:
         return (f"{activity.name}有奖竞答将于{day(activity.start)} {activity.start:%H:%M}开始，"
                 f"届时回复“{turn.config.keywords['quiz'][0]}”即可参加，敬请期待！")
@@ -130,7 +130,7 @@ def _limit_block(turn, openid: str) -> str | None:
     if total >= quiz.max_attempts:
         return f"你已用完全部{quiz.max_attempts}次答题机会。{best}".strip()
     if today >= quiz.max_attempts_per_day:
-        tomorrow = _local(turn, turn.now).date() + dt.timedelta(days=1)
+        tomorrow = _today(turn) + dt.timedelta(days=1)
         if tomorrow > turn.config.activity.end.date():
             when = "本届竞答已无可用日期"
         else:
@@ -194,9 +194,9 @@ def start(turn, follower: Follower) -> Outgoing:
         shown, order = shuffle_options(original, rng)
         items.append(AttemptItem(position=position, question_id=qid, snapshot=_snapshot(shown, points),
                                  option_order=order))
-    total, _today = _used(turn, follower.openid)
+    total, _started_today = _used(turn, follower.openid)
     attempt = Attempt(openid=follower.openid, bank_id=bank.id, status="active", started_at=turn.now,
-                      local_day=_local(turn, turn.now).date(), last_activity_at=turn.now,
+                      local_day=_today(turn), last_activity_at=turn.now,
                       total_questions=len(items), max_score=sum(i.snapshot["points"] for i in items),
                       last_answer_create_time=turn.inbound.create_time, items=items)
     try:

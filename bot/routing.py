@@ -40,6 +40,10 @@ class Turn:
     def openid(self) -> str:
         return self.inbound.openid
 
+    @property
+    def local_now(self) -> dt.datetime:
+        return self.now.replace(tzinfo=dt.timezone.utc).astimezone(self.config.activity.tz)
+
 
 Handler = Callable[[Turn, Follower], Outgoing]
 
@@ -81,7 +85,7 @@ def _event(turn: Turn, follower: Follower) -> Outgoing:
     if inbound.event in ("subscribe", "subscribe_scan"):
         follower.subscribed = True
         follower.subscribed_at = turn.now
-        return Outgoing(text=welcome_text(turn.config))
+        return Outgoing(text=welcome_text(turn.config, turn.local_now))
     if inbound.event == "unsubscribe":
         follower.subscribed = False
         follower.unsubscribed_at = turn.now

@@ -71,9 +71,20 @@ class WeChatSimulator:
         self.account = account
         self.crypto = WeChatCrypto(token, encoding_aes_key, app_id) if encoding_aes_key else None
         self._msg_ids = itertools.count(int(time.time() * 1000) * 1000 + random.randrange(1000))
+        self._last_time: dict[str, int] = {}
 
     def next_msg_id(self) -> int:
         return next(self._msg_ids)
+
+    def next_create_time(self, openid: str) -> int:
+        """Return now in seconds, but later than this follower's last message.
+
+        A person cannot read a question and answer it within the same second, so the bot treats
+        such an answer as a double tap; scripted senders therefore keep their clocks apart.
+        """
+        last = max(int(time.time()), self._last_time.get(openid, 0) + 1)
+        self._last_time[openid] = last
+        return last
 
     def request(self, xml: str, *, timestamp: int | None = None, nonce: str | None = None) -> tuple[dict, bytes]:
         """Return the query and body WeChat would send for this message."""
@@ -114,13 +125,14 @@ class WeChatSimulator:
 
     def text(self, openid: str, content: str, *, create_time: int | None = None, msg_id: int | None = None) -> SimReply:
         """Send a text message from a follower."""
-        return self.send_xml(text_xml(openid, content, create_time or int(time.time()),
+        return self.send_xml(text_xml(openid, content, create_time or self.next_create_time(openid),
                                       msg_id or self.next_msg_id(), self.account))
 
     def event(self, openid: str, event: str, key: str = "", *, create_time: int | None = None,
               extra: dict | None = None) -> SimReply:
         """Send an event (subscribe, unsubscribe, CLICK, ...) from a follower."""
-        return self.send_xml(event_xml(openid, event, create_time or int(time.time()), key, self.account, extra))
+        return self.send_xml(event_xml(openid, event, create_time or self.next_create_time(openid), key, self.account,
+                                       extra))
 
 
 def http_poster(url: str, timeout: float = 10) -> Poster:

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import re
 
+from .render import REPLY_LIMIT_BYTES, render_question
 from .model import CHOICE_TYPES, FILL, JUDGE, LETTERS, MULTIPLE, SINGLE, Problem, Question
 
 # WeChat shows a passive text reply only if it stays under about 2,000 bytes.
-REPLY_LIMIT_BYTES = 2000
 # The reply that carries a question also carries the feedback on the previous answer.
 FEEDBACK_HEADROOM_BYTES = 600
-ANSWER_HINT = "请回复选项字母作答，如 A 或 AC；回复“放弃”结束答题"
 FILE_PLACE = "整个文件"
 
 _JUNK = re.compile(
@@ -23,13 +22,9 @@ _PLACES_SHOWN = 5
 def estimate_message_bytes(question: Question) -> int:
     """Estimate the UTF-8 size of the reply that asks this question, feedback headroom included.
 
-    Mirrors the chat rendering (header, stem, one line per option, answer hint) at its widest:
-    the last question of a ten-question attempt.
+    Uses the chat rendering itself at its widest header (question 99 of 99).
     """
-    lines = [f"第10/10题【{question.qtype}】", question.stem]
-    lines += [f"{letter}. {text}" for letter, text in zip(LETTERS, question.options)]
-    lines.append(ANSWER_HINT)
-    return len("\n".join(lines).encode("utf-8")) + FEEDBACK_HEADROOM_BYTES
+    return len(render_question(question, 99, 99).encode("utf-8")) + FEEDBACK_HEADROOM_BYTES
 
 
 def looks_like_junk(option: str) -> bool:
