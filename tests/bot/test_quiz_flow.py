@@ -282,10 +282,15 @@ class TestTesters:
     def config_overrides(self):
         return {"quiz": {"testers": ["tester-1"]}}
 
-    def test_tester_may_play_before_launch(self, wechat, clock):
+    def test_tester_may_play_before_launch_without_limits(self, wechat, runtime, clock):
         clock.now = dt.datetime(2027, 4, 1, 2, 0)
         assert wechat.text("tester-1", "答题").content.startswith("第1次答题开始！")
         assert "将于4月20日" in wechat.text("someone", "答题").content
+        reply = play(wechat, runtime, "tester-1")
+        assert "测试账号：不限答题次数，成绩不计入结果" in reply.content
+        for n in range(3):
+            assert wechat.text("tester-1", "答题", create_time=next(TICKS)).content.startswith(f"第{n + 2}次答题开始！")
+            play(wechat, runtime, "tester-1")
 
 
 def test_rank_orders_by_score_then_time(wechat, runtime, clock):
