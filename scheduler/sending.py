@@ -239,10 +239,11 @@ def send_push(*, runtime: Runtime, push: PlannedPush, api: ApiClient | None = No
         logger.info("push %s already sent (msg_id %s); not sending again", push.key, skipped.msg_id)
         return skipped
     api = api or mass_client(runtime)
-    caller = _Caller(api, scheduler_options(runtime.config), sleep)
+    options = scheduler_options(runtime.config)
+    caller = _Caller(api, options, sleep)  # counts the mass-send calls only, as the push log's tries
     msg_ids: list[str] = []
     try:
-        media_id = _media_id(runtime, api, caller, push)
+        media_id = _media_id(runtime, api, _Caller(api, options, sleep), push)
         already = _send_calls(runtime, api, caller, push, media_id, msg_ids)
     except SendError as exc:
         logger.error("push %s failed after %d call(s): %s", push.key, caller.tries, exc)
