@@ -37,7 +37,7 @@ def render_lectures(*, name: str, released: list[tuple[int, PlannedPush]], upcom
         tail = f"全部 {total} 期已发布完毕，感谢观看！"
     else:
         when = f"{day_with_weekday(upcoming.at)}{upcoming.at:%H:%M}《{upcoming.title}》"
-        tail = f"下一期：{when}" if released else f"第一期将于 {when} 发布，敬请关注！"
+        tail = f"下一期：{when}" if released else f"第一期将于 {when}发布，敬请关注！"
     shown = list(released)
     while True:
         lines = [head, ""]
