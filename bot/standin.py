@@ -1,7 +1,7 @@
 """A local stand-in for the WeChat API: answers like the real one and records every call.
 
 The demo and the tests talk to it over real HTTP. Control endpoints under /_standin/ let a
-test read the calls, queue errors for an endpoint, or expire the issued tokens.
+test read the calls and the mass sends that really went out, queue errors for an endpoint, or expire the issued tokens.
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ class StandInState:
     calls: list[dict] = field(default_factory=list)
     tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry (epoch)
     client_msg_ids: dict[str, tuple[int, float]] = field(default_factory=dict)
+    sends: list[dict] = field(default_factory=list)  # mass sends that really went out (not 45065)
     failures: dict[str, list[int]] = field(default_factory=dict)  # path -> errcodes to return next
     delays: dict[str, float] = field(default_factory=dict)  # path -> seconds to sleep before answering
     menu: dict | None = None
@@ -123,6 +124,7 @@ def create_standin(app_id: str = "", app_secret: str = "") -> Flask:
                 msg_id = next(state.ids)
                 if cid:
                     state.client_msg_ids[cid] = (msg_id, now)
+                state.sends.append({"msg_id": msg_id, "clientmsgid": cid, "path": path, "body": body})
             return jsonify({"errcode": 0, "errmsg": "send job submission success",
                             "msg_id": msg_id, "msg_data_id": msg_id})
         if path == "message/mass/preview":
@@ -153,10 +155,16 @@ def create_standin(app_id: str = "", app_secret: str = "") -> Flask:
         with state.lock:
             return jsonify(list(state.calls))
 
+    @app.get("/_standin/sent")
+    def sent():
+        with state.lock:
+            return jsonify(list(state.sends))
+
     @app.post("/_standin/reset")
     def reset():
         with state.lock:
             state.calls.clear()
+            state.sends.clear()
             state.client_msg_ids.clear()
             state.failures.clear()
             state.delays.clear()

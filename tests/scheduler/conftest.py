@@ -40,6 +40,10 @@ class StandIn:
         calls = requests.get(f"{self.base}/_standin/calls", timeout=5).json()
         return [c for c in calls if path is None or c["path"] == path]
 
+    def sent(self) -> list[dict]:
+        """Return the mass sends that really went out (a 45065 answer is not one)."""
+        return requests.get(f"{self.base}/_standin/sent", timeout=5).json()
+
     def bodies(self, path: str) -> list[dict]:
         return [c["body"] for c in self.calls(path)]
 

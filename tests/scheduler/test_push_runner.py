@@ -141,7 +141,8 @@ def test_restart_in_the_middle_never_sends_twice(sched_make, sched_runners, sche
     assert len(calls) == 2 and calls[0]["body"] == calls[1]["body"]
     assert calls[0]["body"]["clientmsgid"] == "ipweek-video-1"
     assert len(sched_standin.calls("media/uploadvideo")) == 1  # the mpvideo id is reused
-    assert sent.msg_id and sent.started_at <= sent.sent_at
+    assert [s["msg_id"] for s in sched_standin.sent()] == [int(sent.msg_id)]
+    assert sent.started_at <= sent.sent_at
 
 
 def test_missed_push_is_never_sent_late(sched_make, sched_runners, sched_standin, sched_db):
