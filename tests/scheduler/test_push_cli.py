@@ -125,3 +125,19 @@ def test_local_video_file_is_uploaded_first(sched_make, sched_standin, sched_db,
     assert upload[0]["body"]["files"] == {"media": {"filename": "ep1.mp4", "size": 2048}}
     uploaded = sched_standin.bodies("media/uploadvideo")[0]
     assert uploaded["media_id"].startswith("standin_media_") and uploaded["title"] == "专利入门"
+
+
+def test_delivery_of_a_push_sent_in_chunks_adds_up(sched_db):
+    from scheduler.pushlog import remember_chunks
+
+    with sched_db.session() as session:
+        session.add(PushLog(key="thanks", status="sent", msg_id="11", tries=2, error=""))
+        remember_chunks(session, "thanks", ["11", "12"])
+    with sched_db.session() as session:
+        for msg_id, sent in (("11", "9990"), ("12", "480"), ("12", "480")):
+            assert record_delivery(session=session, fields={"MsgID": msg_id, "Status": "send success",
+                                                            "TotalCount": sent, "FilterCount": sent,
+                                                            "SentCount": sent, "ErrorCount": "0"})
+    with sched_db.reader() as session:
+        row = session.get(PushLog, "thanks")
+        assert (row.status, row.sent_count, row.total_count) == ("delivered", 10470, 10470)
