@@ -1,12 +1,12 @@
 """The scheduler against the stand-in over real HTTP: on time, exactly once, honest about failure."""
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from bot.models import PushLog
 from scheduler import sending
 from scheduler.payloads import client_msg_id
+from scheduler.plan import build_plan
 
 from .conftest import local_now, wait_for
 
@@ -86,7 +86,7 @@ def test_quota_error_fails_at_once(sched_make, sched_runners, sched_standin, sch
 
 def test_expired_token_is_refreshed_once(sched_make, sched_standin, sched_db):
     runtime = sched_make(pushes=[video()])
-    push = {p.key: p for p in __import__("scheduler.plan").plan.build_plan(runtime.config)}["video-1"]
+    push = build_plan(runtime.config)[0]
     runtime.api.access_token  # a token is stored, then WeChat forgets it
     sched_standin.expire_tokens()
     result = sending.send_push(runtime=runtime, push=push)
@@ -96,8 +96,6 @@ def test_expired_token_is_refreshed_once(sched_make, sched_standin, sched_db):
 
 
 def test_token_refresh_is_tried_only_once(sched_make, sched_standin, sched_db):
-    from scheduler.plan import build_plan
-
     runtime = sched_make(pushes=[video(media_id="", file="", kind="text", content="hi")])
     push = build_plan(runtime.config)[0]
     sched_standin.fail("message/mass/sendall", 40001, 40001)
@@ -107,8 +105,6 @@ def test_token_refresh_is_tried_only_once(sched_make, sched_standin, sched_db):
 
 
 def test_already_sent_45065_is_recorded_with_its_msg_id(sched_make, sched_standin, sched_db):
-    from scheduler.plan import build_plan
-
     runtime = sched_make(pushes=[{"key": "notice", "title": "提醒", "kind": "text", "at": local_now(60),
                                   "content": "今晚八点有奖竞答"}])
     push = build_plan(runtime.config)[0]
