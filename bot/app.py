@@ -7,6 +7,7 @@ import time
 from flask import Flask, Response, g, jsonify, request
 from sqlalchemy import text
 
+from .admin import register_admin
 from .config import Config, load_config
 from .runtime import Runtime
 from .webhook import register_webhook
@@ -25,6 +26,7 @@ def create_app(config: Config | str | None = None, runtime: Runtime | None = Non
     app.config["MAX_CONTENT_LENGTH"] = max(config.server.max_body_bytes, 16 * 1024 * 1024)
     app.extensions["bot"] = runtime
     register_webhook(app, config.server.webhook_path)
+    register_admin(app, runtime)
 
     @app.get("/healthz")
     def healthz():

@@ -1,0 +1,50 @@
+"""The browser chat window: open in the demo, staff-only otherwise; signed (and encrypted) XML."""
+from __future__ import annotations
+
+import pytest
+
+from tests.admin.conftest import PASSWORD, csrf_from
+from tests.conftest import AES_KEY, load_bank
+
+
+def say(client, token, **payload):
+    return client.post("/simulator/send", json=payload, headers={"X-CSRF-Token": token})
+
+
+def test_simulator_needs_login_when_not_the_demo(client):
+    response = client.get("/simulator/")
+    assert response.status_code == 302 and response.location.startswith("/admin/login")
+    assert client.post("/simulator/send", json={"openid": "a", "kind": "text", "content": "帮助"}).status_code == 302
+
+
+def test_staff_can_use_the_simulator(staff, runtime):
+    load_bank(runtime.db)
+    page = staff.get("/simulator/").get_data(as_text=True)
+    assert '<option value="sim-user-1">' in page and '<option value="sim-user-2">' in page
+    assert "有奖竞答" in page and "活动安排" in page
+    token = csrf_from(staff, "/simulator/")
+    reply = say(staff, token, openid="sim-user-1", kind="text", content="答题").get_json()
+    assert reply["content"].startswith("第1次答题开始！共5题")
+
+
+@pytest.mark.parametrize("config_overrides", [
+    {"admin": {"password": PASSWORD}, "wechat": {"standin": True}},
+    {"admin": {"password": PASSWORD}, "wechat": {"standin": True, "encoding_aes_key": AES_KEY}},
+])
+def test_demo_simulator_is_open_and_talks_to_the_webhook(client, runtime):
+    load_bank(runtime.db)
+    page = client.get("/simulator/")
+    assert page.status_code == 200
+    token = csrf_from(client, "/simulator/")
+    assert say(client, token, openid="demo-1", kind="subscribe").status_code == 200
+    reply = say(client, token, openid="demo-1", kind="click", key="quiz").get_json()
+    assert reply["msg_type"] == "text" and "共5题" in reply["content"]
+    assert client.get("/admin/").status_code == 302
+
+
+def test_simulator_checks_csrf_and_input(staff):
+    token = csrf_from(staff, "/simulator/")
+    assert staff.post("/simulator/send", json={"openid": "a", "kind": "text", "content": "x"}).status_code == 400
+    assert say(staff, token, openid="bad id!", kind="text", content="x").status_code == 400
+    assert say(staff, token, openid="a", kind="voice").status_code == 400
+    assert say(staff, token, openid="a", kind="text", content="  ").status_code == 400
