@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from sqlalchemy import case, distinct, func, select
 from sqlalchemy.orm import Session
@@ -185,7 +185,7 @@ def score_distribution(counts: list[tuple[int, int]], *, max_score: int) -> tupl
 
 
 def _naive_utc(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def _not_excluded(column, exclude: frozenset[str]):

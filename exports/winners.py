@@ -123,7 +123,7 @@ def eligible_digest(players: list[Player] | tuple[Player, ...]) -> str:
     """Return the SHA-256 hex digest of the canonical eligible list."""
     h = hashlib.sha256()
     for p in sorted(players, key=lambda p: p.openid):
-        h.update(f"{p.openid}\t{p.score}\t{p.duration_seconds}\n".encode("utf-8"))
+        h.update(f"{p.openid}\t{p.score}\t{p.duration_seconds}\n".encode())
     return h.hexdigest()
 
 

@@ -6,9 +6,10 @@ import logging
 import os
 import tempfile
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -24,8 +25,7 @@ from bot.masking import mask_name, mask_phone
 from bot.models import utcnow
 from scheduler.timing import STATUS_LABELS
 
-from .queries import (Overview, PlayerResult, QuestionStat, overview, push_rows, question_stats,
-                      stream_players)
+from .queries import Overview, PlayerResult, QuestionStat, overview, push_rows, question_stats, stream_players
 from .winners import LOTTERY, Draw, Winner
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ DURATION_FORMAT = "[h]:mm:ss"
 PERCENT_FORMAT = "0.0%"
 DECIMAL_FORMAT = "0.0"
 MAX_WIDTH = 60
+MAX_CELL_TEXT = 32_767  # Excel's limit; longer text makes Excel offer to repair the file
 
 STATUS_NAMES = {"finished": "完成", "expired": "超时自动交卷", "abandoned": "主动交卷"}
 KIND_NAMES = {"video": "视频", "article": "图文", "text": "文字"}
@@ -128,7 +129,7 @@ def local_time(value: dt.datetime | None, tz: ZoneInfo) -> dt.datetime | None:
     """Turn a stored naive UTC time into naive local time for Excel."""
     if value is None:
         return None
-    return value.replace(tzinfo=dt.timezone.utc).astimezone(tz).replace(tzinfo=None)
+    return value.replace(tzinfo=dt.UTC).astimezone(tz).replace(tzinfo=None)
 
 
 def display_width(value: Any) -> int:
@@ -196,7 +197,7 @@ class _Sheet:
 
     def text(self, value: str) -> Any:
         """Return text safe for a cell: no control characters, never read as a formula."""
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)[:MAX_CELL_TEXT]
         if not value.startswith("="):
             return value
         cell = WriteOnlyCell(self.ws, value)
@@ -263,18 +264,19 @@ def rule_lines(draw: Draw, config: Config, tz: ZoneInfo, exported_at: dt.datetim
         ("合格名单", "“参与者成绩”表中“是否合格”为“是”的玩家，去掉排除名单"
                   + ("和未留姓名、手机号的玩家" if draw.require_contact else "")
                   + "；同一手机号只保留排名最前的一人（每人限领一份）"),
-        ("摘要算法", "合格名单按 openid 升序排列，每人一行“openid<TAB>得分<TAB>用时秒数”，UTF-8 编码，"
-                  "每行以换行符结尾；对全部行计算 SHA-256，得到上面的摘要"),
+        ("摘要算法", ("合格名单按 openid 升序排列，每人一行“openid<TAB>得分<TAB>用时秒数”，UTF-8 编码，"
+                  "每行以换行符结尾；对全部行计算 SHA-256，得到上面的摘要")),
         ("并列说明", f"得分和用时都相同的玩家：{order}"),
     ]
     if len(draw.winners) < draw.places:
         lines.append(("名额说明", f"合格名单只有 {len(draw.eligible)} 人，少于 {draw.places} 个名额，其余名额空缺"))
     if draw.rule == LOTTERY:
+        tier_option = ",".join(f"{t.name}:{t.count}" for t in draw.tiers)
         lines.append(("复核方法",
-                      f"Python 3：random.Random(\"{draw.seed}:{draw.digest}\").sample(按 openid 升序的合格名单, "
-                      f"{min(draw.places, len(draw.eligible))})，结果依次为第 1、2、3… 名；"
-                      f"或在同一数据上运行：python -m bot export winners 输出.xlsx --rule lottery --seed {draw.seed} "
-                      f"--tiers \"{','.join(f'{t.name}:{t.count}' for t in draw.tiers)}\"，中奖名单相同"))
+                      (f"Python 3：random.Random(\"{draw.seed}:{draw.digest}\").sample(按 openid 升序的合格名单, "
+                       f"{min(draw.places, len(draw.eligible))})，结果依次为第 1、2、3… 名；"
+                       f"或在同一数据上、用同样的排除名单运行：python -m bot export winners 输出.xlsx --rule lottery "
+                       f"--seed {draw.seed} --tiers \"{tier_option}\"，中奖名单相同")))
     else:
         lines.append(("复核方法", "将“参与者成绩”表按上面的排名顺序排列（即表中名次），依次取合格名单中的玩家"))
     return lines

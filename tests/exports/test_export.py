@@ -261,3 +261,22 @@ def test_bad_input_writes_nothing(played, tmp_path):
                                 obj=State(played))
     assert result.exit_code != 0 and "不存在" in result.output
     assert [p.name for p in tmp_path.iterdir() if "xlsx" in p.name or "export" in p.name] == []
+
+
+def test_pushes_in_local_time_and_player_text_never_a_formula(runtime, wechat, clock, tmp_path):
+    from bot.models import PushLog
+
+    load_bank(runtime.db, questions=QUESTIONS)
+    play_plan(wechat, runtime, clock, "o-x", minutes=2, wrong={DESIGN: "=1+1"})
+    with runtime.db.session() as session:
+        session.add(PushLog(key="video-1", title="专利保护那些事", kind="video", status="delivered",
+                            planned_at=dt.datetime(2027, 4, 21, 12, 0), sent_at=dt.datetime(2027, 4, 21, 12, 0, 5),
+                            total_count=1000, filter_count=990, sent_count=985, error_count=5))
+    _, out = export(runtime, tmp_path, "results")
+    wb = load_workbook(out)
+    assert rows(wb["推送记录"])[1] == [dt.datetime(2027, 4, 21, 20, 0), dt.datetime(2027, 4, 21, 20, 0, 5),
+                                    "专利保护那些事", "视频", "已送达", 1000, 990, 985, 5, None]
+    cell = wb["题目统计"]["H2"]
+    assert (cell.value, cell.data_type) == ("=1+1", "s")
+    figures = {r[0]: r[1] for r in rows(wb["活动概况"])[1:16]}
+    assert (figures["已发送推送条数"], figures["推送送达人次"]) == (1, 985)
