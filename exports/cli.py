@@ -56,6 +56,8 @@ def winners(state, out: str, rule: str | None, count: int | None, tiers: str | N
             result = write_workbook(path=path, session=session, config=state.config, draw=draw)
     except (ConfigError, RuleError, ExportError) as exc:
         raise click.ClickException(str(exc)) from None
+    if seed and rule != LOTTERY:
+        click.echo("注意：排名规则（top）不使用随机种子，已忽略 --seed。")
     _echo_draw(draw)
     click.echo(f"已写入 {result.path}（工作表：{'、'.join(result.sheets)}）")
 
