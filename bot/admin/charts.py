@@ -20,7 +20,7 @@ def bar_chart(bars: list[tuple[str, int]], *, title: str, unit: str = "人") -> 
     peak = max(count for _, count in bars) or 1
     plot_h = HEIGHT - TOP - BOTTOM
     slot = (WIDTH - LEFT - RIGHT) / len(bars)
-    bar_w = max(slot * 0.7, 2)
+    bar_w = min(max(slot * 0.7, 2), 44)
     # Thin the axis labels so they never overlap on a phone-width chart.
     every = max(1, round(len(bars) / 8))
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{label}">',
