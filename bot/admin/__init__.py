@@ -23,7 +23,7 @@ def register_admin(app: Flask, runtime: Runtime) -> None:
         SESSION_COOKIE_NAME="ipweek_admin",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=bool(config.section("admin").get("cookie_secure", False)),
+        SESSION_COOKIE_SECURE=config.section("admin").get("cookie_secure") is True,
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
     )
     app.extensions["admin_password_hash"] = auth.password_hash(config)

@@ -25,7 +25,8 @@ def bar_chart(bars: list[tuple[str, int]], *, title: str, unit: str = "人") -> 
     every = max(1, round(len(bars) / 8))
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{label}">',
              f"<title>{label}</title>",
-             f'<line x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH - RIGHT}" y2="{HEIGHT - BOTTOM}" class="chart-axis"/>']
+             f'<line x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH - RIGHT}" y2="{HEIGHT - BOTTOM}" '
+             'class="chart-axis"/>']
     for i, (name, count) in enumerate(bars):
         h = plot_h * count / peak
         x = LEFT + slot * i + (slot - bar_w) / 2

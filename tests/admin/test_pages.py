@@ -36,3 +36,10 @@ def test_pages_load_nothing_from_the_internet(staff, players):
     for path in ("/admin/", "/admin/banks/", "/admin/pushes/", "/admin/results/", "/simulator/", "/admin/login"):
         body = staff.get(path).get_data(as_text=True)
         assert not re.search(r'(src|href)="(https?:)?//', body), path
+
+
+def test_bar_chart_is_escaped_svg():
+    from bot.admin.charts import bar_chart
+    svg = str(bar_chart([("<b>", 3), ("50", 0)], title="分布"))
+    assert svg.startswith("<svg") and "&lt;b&gt;" in svg and "<b>" not in svg
+    assert "暂无数据" in str(bar_chart([], title="空"))
