@@ -1,16 +1,14 @@
 #!/usr/bin/env bash
-# Install what the browser tests need: Debian's headless Chromium and Playwright's Python package.
-# Idempotent: skips the apt step when /usr/bin/chromium is already there.
+# Install what the browser tests need from Debian: headless Chromium and CJK fonts for the screenshots.
+# Playwright's Python package comes from requirements-test.txt and drives this Chromium;
+# it never downloads a browser of its own. Idempotent.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-if [ ! -x /usr/bin/chromium ]; then
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing+=(fonts-noto-cjk)
+if [ ${#missing[@]} -gt 0 ]; then
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-    $SUDO apt-get update
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends chromium fonts-noto-cjk
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-# The browser comes from Debian; Playwright must not download its own.
-export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-PYTHON="${PYTHON:-.venv/bin/python}"
-[ -x "$PYTHON" ] || PYTHON=python3
-"$PYTHON" -m pip install --quiet -r requirements-test.txt

@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 
 import click
 
+from exports.cli import export
 from scheduler.cli import pushes
 
 from .cli_questions import questions
@@ -226,6 +227,7 @@ def standin(state: CliState, host: str | None, port: int | None) -> None:
 
 cli.add_command(questions)
 cli.add_command(pushes)
+cli.add_command(export)
 
 
 def main() -> None:

@@ -85,18 +85,17 @@ def process_message(*, runtime, inbound: Inbound, now: dt.datetime | None = None
     now = now or runtime.clock()
     try:
         with runtime.db.session() as session:
-            existing = session.scalar(select(InboundMessage).where(InboundMessage.dedupe_key == key))
+            existing = session.scalar(select(InboundMessage.reply).where(InboundMessage.dedupe_key == key))
             if existing is not None:
                 logger.info("duplicate %s from %s: stored reply", key, short_openid(inbound.openid))
-                return existing.reply or ""
-            row = InboundMessage(dedupe_key=key, openid=inbound.openid, msg_type=inbound.event or inbound.msg_type,
-                                 create_time=inbound.create_time, received_at=now)
-            session.add(row)
-            session.flush()  # claims the key now; a concurrent copy waits here, then fails
+                return existing
             out = route(Turn(session=session, runtime=runtime, inbound=inbound, now=now))
-            row.reply = render_reply(out, to_user=inbound.openid, from_user=inbound.account,
-                                     create_time=inbound.create_time)
-            reply = row.reply
+            reply = render_reply(out, to_user=inbound.openid, from_user=inbound.account,
+                                 create_time=inbound.create_time)
+            # The unique key is claimed with everything the message changed: a copy processed
+            # concurrently fails here, its whole transaction rolls back, and it answers with ours.
+            session.add(InboundMessage(dedupe_key=key, openid=inbound.openid, msg_type=inbound.event or inbound.msg_type,
+                                       create_time=inbound.create_time, received_at=now, reply=reply))
     except IntegrityError:
         # Another copy of the same message committed first: answer exactly as it did.
         stored = _stored_reply(runtime, key)

@@ -254,7 +254,11 @@ def answer(turn, follower: Follower, attempt: Attempt, text: str) -> Outgoing:
     if turn.inbound.create_time <= attempt.last_answer_create_time:
         # Sent before the follower could have seen the current question: a double tap.
         return Outgoing(text="已收到你的上一题答案，请回答当前题目：\n\n" + _render_current(turn, attempt))
-    item = _current_item(turn, attempt)
+    # The current question and the next one, in one query.
+    item, *following = turn.session.scalars(
+        select(AttemptItem).where(AttemptItem.attempt_id == attempt.id,
+                                  AttemptItem.position.in_((attempt.current_index, attempt.current_index + 1)))
+        .order_by(AttemptItem.position)).all()
     question = _question(item.snapshot)
     parsed = parse_answer(question, text) if text else None
     if parsed is None:
@@ -262,7 +266,8 @@ def answer(turn, follower: Follower, attempt: Attempt, text: str) -> Outgoing:
         if reply:
             return with_quiz_reminder(turn, follower, reply)
         what = "没有识别出你的答案" if text else "答题只接受文字回复"
-        return Outgoing(text=f"{what}，{HINTS[question.qtype]}。本题不计入作答：\n\n" + _render_current(turn, attempt))
+        current = render_question(question, attempt.current_index + 1, attempt.total_questions)
+        return Outgoing(text=f"{what}，{HINTS[question.qtype]}。本题不计入作答：\n\n" + current)
     correct, points = grade(question, parsed, points=item.snapshot["points"],
                             partial_credit=turn.config.quiz.partial_credit)
     item.response = parsed.shown()
@@ -281,7 +286,8 @@ def answer(turn, follower: Follower, attempt: Attempt, text: str) -> Outgoing:
         _end(turn, attempt, "finished", turn.now)
         logger.info("attempt %s finished: %d/%d", attempt.id, attempt.score, attempt.max_score)
         return Outgoing(text=join_within_limit(feedback, _result_text(turn, follower, attempt, "答题结束！")))
-    return Outgoing(text=join_within_limit(feedback, _render_current(turn, attempt)))
+    upcoming = render_question(_question(following[0].snapshot), attempt.current_index + 1, attempt.total_questions)
+    return Outgoing(text=join_within_limit(feedback, upcoming))
 
 
 def quit_attempt(turn, follower: Follower) -> Outgoing:

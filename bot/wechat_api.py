@@ -8,12 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from wechatpy import WeChatClient
 from wechatpy.session import SessionStorage
 
 from .config import WeChatConfig
-from .db import Database
+from .db import Database, upsert_insert
 from .models import KeyValue, utcnow
 
 logger = logging.getLogger(__name__)
@@ -44,12 +44,11 @@ class DatabaseStorage(SessionStorage):
         if ttl:
             expires = utcnow() + dt.timedelta(seconds=max(int(ttl) - TOKEN_SAFETY_SECONDS, 60))
         with self.db.session() as session:
-            row = session.get(KeyValue, self._key(key))
-            if row is None:
-                session.add(KeyValue(key=self._key(key), value=value, expires_at=expires))
-            else:
-                row.value = value
-                row.expires_at = expires
+            # Upsert: two processes may store a freshly fetched token at the same moment.
+            insert = upsert_insert(session)
+            stmt = insert(KeyValue).values(key=self._key(key), value=value, expires_at=expires)
+            session.execute(stmt.on_conflict_do_update(index_elements=["key"],
+                                                       set_={"value": value, "expires_at": expires}))
 
     def delete(self, key):
         with self.db.session() as session:
@@ -83,8 +82,3 @@ class ApiClient(WeChatClient):
         """Forget the stored token (after 40001/42001) so the next call fetches a new one."""
         self.session.delete(self.access_token_key)
 
-
-def stored_token_rows(db: Database) -> list[KeyValue]:
-    """Return the stored tokens (for diagnostics and tests)."""
-    with db.reader() as session:
-        return list(session.scalars(select(KeyValue).where(KeyValue.key.like("wechatpy:%"))))
