@@ -55,7 +55,7 @@ def cli(ctx: click.Context, config_file: str | None) -> None:
         ctx.obj = CliState(config_file)
 
 
-@cli.command("init-db")
+@cli.command("init-db", help="建表（可重复运行）；答题题库为空时导入示例题库。")
 @click.pass_obj
 def init_db(state: CliState) -> None:
     """Create the tables (safe to run again) and load the sample bank into an empty quiz bank."""
@@ -89,7 +89,7 @@ def _start_standin(config: Config) -> str:
     return f"http://{host}:{port}/cgi-bin/"
 
 
-@cli.command()
+@cli.command(help="启动机器人（waitress 生产级服务器），默认同时运行推送调度。")
 @click.option("--host", default=None, help="监听地址（默认取 server.host）")
 @click.option("--port", default=None, type=int, help="端口（默认取 server.port）")
 @click.option("--no-scheduler", is_flag=True, help="不在本进程内运行推送调度（另行运行 python -m scheduler）")
@@ -117,6 +117,9 @@ def serve(state: CliState, host: str | None, port: int | None, no_scheduler: boo
     base = f"http://{shown}:{server.effective_port}"
     click.echo(f"机器人已启动：{base}{config.server.webhook_path}  （公众号后台“服务器地址”填它的公网地址）")
     click.echo(f"健康检查：{base}/healthz")
+    click.echo(f"工作人员后台：{base}/admin/（密码取 admin.password 或环境变量 ADMIN_PASSWORD）")
+    if config.wechat.standin:
+        click.echo(f"网页聊天模拟器：{base}/simulator/")
     if standin:
         click.echo(f"本地微信接口替身：{standin}（wechat.standin = true；上线前改为真实接口）")
     click.echo(f"终端聊天试用：另开一个终端运行  python -m bot --config {state.path} simulate")
@@ -131,7 +134,7 @@ def serve(state: CliState, host: str | None, port: int | None, no_scheduler: boo
         server.close()
 
 
-@cli.command()
+@cli.command(help="在终端里和运行中的机器人聊天，消息按微信服务器的方式签名（和加密）。")
 @click.option("--user", "openid", default="sim-user-1", show_default=True, help="模拟的粉丝 openid")
 @click.option("--url", default=None, help="机器人地址（默认按配置取 http://server.host:server.port/webhook_path）")
 @click.pass_obj
@@ -179,12 +182,12 @@ def simulate(state: CliState, openid: str, url: str | None) -> None:
         raise click.ClickException(f"连接 {url} 失败：{exc}。请先在另一个终端运行 serve。") from None
 
 
-@cli.group()
+@cli.group(help="自定义菜单。")
 def menu() -> None:
     """Custom menu commands."""
 
 
-@menu.command("push")
+@menu.command("push", help="按配置里的 [[menu]] 通过微信接口创建自定义菜单。")
 @click.pass_obj
 def menu_push(state: CliState) -> None:
     """Create the custom menu from the config through the WeChat API."""
@@ -206,7 +209,7 @@ def menu_push(state: CliState) -> None:
     click.echo(f"菜单已创建：{names}")
 
 
-@cli.command()
+@cli.command(help="只运行本地微信接口替身（地址取 wechat.api_base_url），供演示和测试。")
 @click.option("--host", default=None)
 @click.option("--port", default=None, type=int)
 @click.pass_obj

@@ -23,7 +23,7 @@ def export() -> None:
     """导出中奖名单和活动数据到 Excel。"""
 
 
-@export.command()
+@export.command(help="抽出获奖者并写出工作簿：中奖名单、公示名单、抽奖说明和全部成绩统计表。")
 @click.argument("out", metavar="OUT.xlsx")
 @click.option("--rule", help="top：按成绩排名；lottery：在达到合格分的玩家中抽奖（默认取 export.rule 或 top）")
 @click.option("--count", type=int, help="获奖人数（只设一个奖项“获奖”；与 --tiers 二选一）")
@@ -62,7 +62,7 @@ def winners(state, out: str, rule: str | None, count: int | None, tiers: str | N
     click.echo(f"已写入 {result.path}（工作表：{'、'.join(result.sheets)}）")
 
 
-@export.command()
+@export.command(help="写出成绩工作簿（不抽奖，没有中奖名单、公示名单、抽奖说明三张表）。")
 @click.argument("out", metavar="OUT.xlsx")
 @click.pass_obj
 def results(state, out: str) -> None:

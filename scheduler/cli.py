@@ -55,12 +55,12 @@ def _find(plan: list[PlannedPush], key: str) -> PlannedPush:
     raise click.ClickException(f"没有 key 为 {key!r} 的推送。可用的 key：{keys}")
 
 
-@click.group()
+@click.group(help="推送计划：查看（plan）、预览（preview）、立即发送（send）。")
 def pushes() -> None:
     """Push plan commands: plan, preview, send."""
 
 
-@pushes.command("plan")
+@pushes.command("plan", help="列出每条推送的时间、类型、标题、对象和状态，并提示群发额度和素材问题。")
 def plan_command() -> None:
     """Print every planned push with its status, and warn about quota and media problems."""
     state = click.get_current_context().obj
@@ -94,7 +94,7 @@ def plan_command() -> None:
         click.echo("调度器：未运行——推送不会自动发出。请运行 python -m scheduler（或 python -m bot serve）")
 
 
-@pushes.command("send")
+@pushes.command("send", help="立即发送一条推送（只发一次：已发送的不会重发）。")
 @click.argument("key")
 @click.option("--yes", is_flag=True, help="不询问，直接发送")
 def send_command(key: str, yes: bool) -> None:
@@ -114,7 +114,7 @@ def send_command(key: str, yes: bool) -> None:
         raise click.ClickException(f"发送《{push.title}》失败：{result.error}")
 
 
-@pushes.command("preview")
+@pushes.command("preview", help="把一条推送预览发到工作人员的微信。")
 @click.argument("key")
 @click.option("--to", "openids", multiple=True, metavar="OPENID",
               help="接收预览的微信 openid（可重复；默认取 wechat.staff_openids）")
