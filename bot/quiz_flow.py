@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import random
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.exc import IntegrityError
 
 from questions.drawing import Candidate, draw, shuffle_options, to_original_letters
@@ -44,9 +44,16 @@ def _snapshot(question: Question, points: int) -> dict:
             "category": question.category}
 
 
+# Hot-path statements are built once; only their parameters change per turn.
+_ACTIVE_ATTEMPT = (select(Attempt).where(Attempt.openid == bindparam("openid"), Attempt.status == "active")
+                   .with_for_update())
+_ITEMS_FROM = (select(AttemptItem).where(AttemptItem.attempt_id == bindparam("attempt_id"),
+                                         AttemptItem.position.in_(bindparam("positions", expanding=True)))
+               .order_by(AttemptItem.position))
+
+
 def _current_item(turn, attempt: Attempt) -> AttemptItem:
-    return turn.session.scalars(select(AttemptItem).where(AttemptItem.attempt_id == attempt.id,
-                                                          AttemptItem.position == attempt.current_index)).one()
+    return turn.session.scalars(_ITEMS_FROM, {"attempt_id": attempt.id, "positions": [attempt.current_index]}).one()
 
 
 def _render_current(turn, attempt: Attempt) -> str:
@@ -56,8 +63,7 @@ def _render_current(turn, attempt: Attempt) -> str:
 
 def active_attempt(turn) -> Attempt | None:
     """Return the follower's active attempt, locked for this turn."""
-    return turn.session.scalars(select(Attempt).where(Attempt.openid == turn.openid, Attempt.status == "active")
-                                .with_for_update()).first()
+    return turn.session.scalars(_ACTIVE_ATTEMPT, {"openid": turn.openid}).first()
 
 
 def _expired(turn, attempt: Attempt) -> bool:
@@ -256,9 +262,7 @@ def answer(turn, follower: Follower, attempt: Attempt, text: str) -> Outgoing:
         return Outgoing(text="已收到你的上一题答案，请回答当前题目：\n\n" + _render_current(turn, attempt))
     # The current question and the next one, in one query.
     item, *following = turn.session.scalars(
-        select(AttemptItem).where(AttemptItem.attempt_id == attempt.id,
-                                  AttemptItem.position.in_((attempt.current_index, attempt.current_index + 1)))
-        .order_by(AttemptItem.position)).all()
+        _ITEMS_FROM, {"attempt_id": attempt.id, "positions": [attempt.current_index, attempt.current_index + 1]}).all()
     question = _question(item.snapshot)
     parsed = parse_answer(question, text) if text else None
     if parsed is None:
