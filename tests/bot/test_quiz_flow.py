@@ -328,3 +328,23 @@ class TestEmptyBank:
 
     def test_no_questions(self, wechat):
         assert "题库正在准备中" in wechat.text("p18", "答题").content
+
+
+def test_reimporting_the_bank_mid_attempt_keeps_the_attempt_questions(wechat, runtime, tmp_path):
+    from bot.banks import import_bank
+    from questions.importers import read_bank
+
+    wechat.text("p19", "答题")
+    drawn = current_snapshot(runtime, "p19")
+    new_bank = tmp_path / "new.csv"
+    new_bank.write_text("题型,题目,选项A,选项B,答案,解析\n"
+                        + "".join(f"单选,新题{i}：商标注册有效期是几年？,10年,20年,A,商标法第三十九条。\n" for i in range(6)),
+                        encoding="utf-8")
+    with runtime.db.session() as session:
+        import_bank(session=session, name="default", report=read_bank(new_bank), source="new.csv")
+    reply = wechat.text("p19", right(drawn), create_time=next(TICKS))
+    assert "✅ 回答正确！+10分" in reply.content
+    play(wechat, runtime, "p19", total=4)
+    [attempt] = attempts(runtime, "p19")
+    assert (attempt.status, attempt.score) == ("finished", 50)
+    assert "新题" in wechat.text("p20", "答题", create_time=next(TICKS)).content
