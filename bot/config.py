@@ -114,6 +114,12 @@ class PrivacyConfig:
 
 
 @dataclass(frozen=True)
+class RateLimitConfig:
+    messages: int = 20  # per follower per window; 0 turns the limit off
+    window_seconds: int = 10
+
+
+@dataclass(frozen=True)
 class Config:
     source: str
     wechat: WeChatConfig
@@ -126,6 +132,7 @@ class Config:
     menu: tuple[MenuButton, ...]
     admin: AdminConfig
     privacy: PrivacyConfig
+    ratelimit: RateLimitConfig
     raw: dict[str, Any]
 
     def section(self, name: str) -> dict[str, Any]:
@@ -390,9 +397,16 @@ def parse_config(data: dict[str, Any], source: str, environ: dict[str, str] | No
         retention_days=_positive(r, r.get(pv, "privacy", "retention_days", int, "天数", 90),
                                  "privacy.retention_days"),
     )
+    rl = r.table("ratelimit", required=False)
+    ratelimit = RateLimitConfig(
+        messages=_positive(r, r.get(rl, "ratelimit", "messages", int, "每个粉丝每个时间窗内的消息数（0 表示不限）", 20),
+                           "ratelimit.messages", allow_zero=True),
+        window_seconds=_positive(r, r.get(rl, "ratelimit", "window_seconds", int, "秒数", 10),
+                                 "ratelimit.window_seconds"),
+    )
     return Config(source=source, wechat=wechat, server=server, database_url=url, activity=activity,
                   quiz=quiz, keywords=keywords, replies=tuple(replies), menu=menu, admin=admin,
-                  privacy=privacy, raw=data)
+                  privacy=privacy, ratelimit=ratelimit, raw=data)
 
 
 def config_path(explicit: str | None = None) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from .masking import short_openid
 from .models import InboundMessage
+from .ratelimit import THROTTLED_TEXT, admit
 from .replies import Outgoing, render_reply
 from .routing import Turn, route
 
@@ -89,7 +90,13 @@ def process_message(*, runtime, inbound: Inbound, now: dt.datetime | None = None
             if existing is not None:
                 logger.info("duplicate %s from %s: stored reply", key, short_openid(inbound.openid))
                 return existing
-            out = route(Turn(session=session, runtime=runtime, inbound=inbound, now=now))
+            # After the dedupe lookup, so a retry of an answered message still gets its reply; an
+            # over-limit message is stored with the throttled reply, so its retries change nothing either.
+            if admit(session=session, settings=runtime.config.ratelimit, openid=inbound.openid,
+                     msg_type=inbound.msg_type, event=inbound.event, now=now).allowed:
+                out = route(Turn(session=session, runtime=runtime, inbound=inbound, now=now))
+            else:
+                out = Outgoing(text=THROTTLED_TEXT)
             reply = render_reply(out, to_user=inbound.openid, from_user=inbound.account,
                                  create_time=inbound.create_time)
             # The unique key is claimed with everything the message changed: a copy processed
