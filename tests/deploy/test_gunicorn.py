@@ -1,0 +1,61 @@
+"""The web unit's command for real: gunicorn.conf.py loads, two workers answer /healthz and signed messages."""
+from __future__ import annotations
+
+import signal
+import subprocess
+
+import requests
+
+from bot.inbox import BUSY_TEXT
+from bot.simulator import WeChatSimulator, http_poster
+
+from .conftest import ROOT, TOKEN, exec_start, free_port, installed, run_unit, unit_env, worker_pids
+
+
+def check_config(env: dict[str, str]) -> subprocess.CompletedProcess:
+    command = installed(exec_start("ipweek-web.service"))
+    return subprocess.run([command[0], "--check-config", *command[1:]], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_gunicorn_check_config_loads_the_app(tmp_path):
+    env = unit_env(f"sqlite:///{tmp_path / 'bot.db'}", free_port())
+    assert check_config(env).returncode == 0
+    env["BOT_CONFIG"] = str(tmp_path / "missing.toml")
+    failed = check_config(env)
+    assert failed.returncode == 1 and "missing.toml" in failed.stderr
+
+
+def follower(web) -> WeChatSimulator:
+    return WeChatSimulator(token=TOKEN, post=http_poster(web.base + "/wechat"))
+
+
+def test_two_workers_answer_health_and_a_whole_first_turn(start_web, tmp_path):
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    init = run_unit("ipweek-init.service", unit_env(url, 0))
+    assert init.returncode == 0, init.stderr
+    assert "数据库已就绪" in init.stdout and "已导入示例题库" in init.stdout
+    web = start_web(url)
+    assert len(worker_pids(web.proc.pid)) == 2
+
+    health = web.get("/healthz")
+    assert (health.status_code, health.json()) == (200, {"status": "ok", "database": "ok"})
+    wechat = follower(web)
+    started = wechat.text("sim-user-1", "答题")  # a tester may play before the week starts
+    assert started.status == 200 and "第1/10题【" in started.content
+    forged = requests.post(web.base + "/wechat", params={"signature": "0" * 40, "timestamp": "1", "nonce": "2"},
+                           data=b"<xml/>", timeout=10)
+    assert forged.status_code == 403
+
+    web.proc.send_signal(signal.SIGTERM)
+    assert web.proc.wait(timeout=30) == 0
+
+
+def test_unreachable_database_health_503_and_busy_reply(start_web):
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/ipweek"
+    web = start_web(url)  # the workers boot without the database and recover when it returns
+    health = web.get("/healthz")
+    assert (health.status_code, health.json()) == (503, {"status": "error", "database": "unavailable"})
+    reply = follower(web).text("sim-user-1", "答题")
+    assert (reply.status, reply.content) == (200, BUSY_TEXT)
+    assert web.proc.poll() is None and len(worker_pids(web.proc.pid)) == 2
