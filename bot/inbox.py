@@ -69,6 +69,8 @@ def inbound_from(message) -> Inbound:
     msg_type = _field(data, "MsgType").lower()
     event = _field(data, "Event").lower() if msg_type == "event" else ""
     msg_id = int(msg_id_text) if msg_id_text and msg_type != "event" else 0
+    if not (0 <= create_time < 2**63 and 0 <= msg_id < 2**63):  # the BIGINT columns and the dedupe key
+        raise ValueError("CreateTime or MsgId out of range")
     content = _field(data, "Content") if msg_type == "text" else _field(data, "EventKey")
     return Inbound(openid=openid, account=account, create_time=create_time, msg_type=msg_type,
                    msg_id=msg_id, content=content, event=event, raw=data)

@@ -42,13 +42,21 @@ def fit_text(text: str, limit: int = TEXT_LIMIT_BYTES) -> str:
     return cut + ELLIPSIS
 
 
+def _cdata_safe(value: str) -> str:
+    """Split "]]>" so that a value wechatpy writes into a CDATA section cannot close it early."""
+    return value.replace("]]>", "]]]]><![CDATA[>")
+
+
 def render_reply(out: Outgoing, *, to_user: str, from_user: str, create_time: int) -> str:
     """Render a reply as WeChat XML; "" for a silent reply."""
     if out.silent:
         return ""
+    # The openids and echoed answers come from the sender and may hold "]]>".
+    to_user, from_user = _cdata_safe(to_user), _cdata_safe(from_user)
     if out.article is not None:
         reply = ArticlesReply(source=from_user, target=to_user, time=create_time)
         reply.add_article({"title": out.article.title, "description": out.article.description,
                            "image": out.article.image, "url": out.article.url})
         return reply.render()
-    return TextReply(source=from_user, target=to_user, time=create_time, content=fit_text(out.text)).render()
+    return TextReply(source=from_user, target=to_user, time=create_time,
+                     content=_cdata_safe(fit_text(out.text))).render()

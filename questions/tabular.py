@@ -163,7 +163,10 @@ def read_xlsx(path: Path) -> list[Draft | Problem]:
 def decode_text(data: bytes) -> str:
     """Decode a text file saved as UTF-8 (with or without BOM), UTF-16 or GB18030."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise UnreadableFile("文件开头标明是 UTF-16 编码，但内容不完整或已损坏，请另存为 UTF-8 后再导入") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

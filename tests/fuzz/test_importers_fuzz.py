@@ -1,0 +1,142 @@
+"""Fuzz every bank importer with random files and random-but-plausible question text.
+
+`read_bank` must never raise: whatever the file holds comes back as a BankReport whose every
+problem has a level, a place and a message, and whose report renders for the organizer.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import itertools
+import math
+import zipfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openpyxl import Workbook
+
+from questions.importers import read_bank
+from questions.model import TYPES, BankReport, Question
+from questions.report import report_lines
+
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SUFFIXES = (".xlsx", ".csv", ".txt", ".gift", ".aiken", ".md", ".xls", "")
+
+_files = itertools.count()
+
+
+def written(folder: Path, suffix: str, data: bytes) -> Path:
+    path = folder / f"bank{next(_files)}{suffix}"
+    path.write_bytes(data)
+    return path
+
+
+def assert_sound(report: BankReport) -> None:
+    """Check the report is what the console and the CLI can show: every problem placed and explained."""
+    assert isinstance(report, BankReport)
+    for problem in report.problems:
+        assert problem.level in ("error", "warning"), problem
+        assert isinstance(problem.place, str) and problem.place.strip(), problem
+        assert isinstance(problem.message, str) and problem.message.strip(), problem
+    assert len(report.places) == len(report.questions)
+    for question in report.questions:
+        assert isinstance(question, Question) and question.qtype in TYPES
+    assert report.questions or report.errors, "an empty file must say that it holds no questions"
+    assert all(isinstance(line, str) for line in report_lines(report))
+
+
+# Lines an organizer's file is made of, in every format we read; mixed at random.
+LINES = (
+    "1. 世界知识产权日是每年的哪一天？", "第2题：专利权的期限是？", "（3）商标有效期为____年。", "3、", "10.5",
+    "A. 4月26日", "B、3月15日", "C) 5月1日", "(D) 6月1日", "Ａ．全角选项", "H. 第八个", "I. 第九个", "○ 圆点选项",
+    "答案：A", "答案:ABCD", "【答案】对", "正确答案：错", "答案：", "答案：Z", "答案：A、C", "参考答案：十五",
+    "解析：专利法第四十二条。", "【解析】", "分值：5", "分值：-3", "分值：abc", "分类：专利", "题型：多选", "题型：问答",
+    "一、单项选择题（每题2分）", "二、判断题", "第三部分", "[单选] 题干", "【多选】【5分】题干（AB）", "题干（√）",
+    "ANSWER: A", "ANSWER: Q", "ANSWER:", "::标题:: 题干 {=对 ~错 ~也错}", "题干 {T}", "题干 {FALSE#反馈}",
+    "题干 {=%50%甲 ~%-50%乙}", "题干 {#1:2}", "$CATEGORY: 专利", "// 注释", "{", "}", "\\{转义\\}", "{=}", "{~}",
+    "", "   ", "\t", "题干 *", "<b>HTML</b>", "=", "~", "#", "::", "\u200b", "\ufeff答案：A", "x" * 3000,
+)
+plausible_lines = st.lists(st.one_of(st.sampled_from(LINES), st.text(max_size=30)), max_size=40)
+newlines = st.sampled_from(("\n", "\r\n", "\r"))
+text_encodings = st.sampled_from(("utf-8", "utf-8-sig", "gb18030", "utf-16"))
+
+HEADERS = ("题型", "题目", "题干", "选项", "选项A", "选项B", "选项C", "选项D", "选项E", "答案", "正确答案", "解析",
+           "分值", "分类", "A", "B", "备注", "", "题目", "答案")
+cells = st.one_of(st.sampled_from(LINES), st.sampled_from(HEADERS), st.text(max_size=20),
+                  st.integers(-10**12, 10**12), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
+                  st.none(), st.datetimes(min_value=dt.datetime(1900, 3, 1), max_value=dt.datetime(9999, 1, 1)))
+tables = st.lists(st.lists(cells, max_size=12), max_size=15)
+
+
+@FUZZ
+@given(data=st.binary(max_size=4096), suffix=st.sampled_from(SUFFIXES),
+       magic=st.sampled_from((b"", b"", b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"\xef\xbb\xbf", b"\xff\xfe")))
+def test_random_bytes_in_any_suffix(tmp_path, data, suffix, magic):
+    assert_sound(read_bank(written(tmp_path, suffix, magic + data)))
+
+
+@FUZZ
+@given(members=st.lists(st.tuples(st.sampled_from(("[Content_Types].xml", "xl/workbook.xml", "xl/worksheets/sheet1.xml",
+                                                   "xl/sharedStrings.xml", "_rels/.rels", "xl/_rels/workbook.xml.rels",
+                                                   "docProps/app.xml", "junk")),
+                                  st.one_of(st.binary(max_size=200),
+                                            st.sampled_from((b"<?xml version='1.0'?><x/>", b"<", b"",
+                                                             b"<!DOCTYPE a [<!ENTITY b 'c'>]><a>&b;</a>")))),
+                        max_size=8, unique_by=lambda m: m[0]))
+def test_random_zip_named_xlsx(tmp_path, members):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in members:
+            archive.writestr(name, content)
+    assert_sound(read_bank(written(tmp_path, ".xlsx", buffer.getvalue())))
+
+
+@FUZZ
+@given(sheets=st.lists(st.tuples(st.text(st.characters(categories=("L", "N")), min_size=1, max_size=10), tables),
+                       min_size=1, max_size=3, unique_by=lambda s: s[0]))
+def test_random_workbooks(tmp_path, sheets):
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for title, rows in sheets:
+        sheet = workbook.create_sheet(title[:31])
+        for row in rows:
+            sheet.append([_storable(value) for value in row])
+    path = tmp_path / f"bank{next(_files)}.xlsx"
+    workbook.save(path)
+    assert_sound(read_bank(path))
+
+
+def _storable(value):
+    """Keep what openpyxl can write; its cell rejects control characters and infinities."""
+    if isinstance(value, str):
+        return "".join(ch for ch in value if ch >= " " or ch in "\t\n\r")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+@FUZZ
+@given(rows=tables, delimiter=st.sampled_from((",", "\t", ";", "|")), encoding=text_encodings,
+       quoting=st.sampled_from((csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC)))
+def test_random_csv(tmp_path, rows, delimiter, encoding, quoting):
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, quoting=quoting).writerows(
+        [["" if v is None else str(v) for v in row] for row in rows])
+    assert_sound(read_bank(written(tmp_path, ".csv", buffer.getvalue().encode(encoding, "replace"))))
+
+
+@FUZZ
+@given(lines=plausible_lines, newline=newlines, encoding=text_encodings,
+       suffix=st.sampled_from((".txt", ".gift", ".aiken", ".md", ".csv")))
+def test_plausible_question_text(tmp_path, lines, newline, encoding, suffix):
+    data = newline.join(lines).encode(encoding, "replace")
+    assert_sound(read_bank(written(tmp_path, suffix, data)))
+
+
+@pytest.mark.parametrize("name", ["missing.txt", "folder.csv"])
+def test_missing_file_or_folder_is_a_problem_not_an_error(tmp_path, name):
+    (tmp_path / "folder.csv").mkdir()
+    assert_sound(read_bank(tmp_path / name))
