@@ -13,6 +13,7 @@ import click
 from exports.cli import export
 from scheduler.cli import pushes
 
+from .cli_data import data
 from .cli_questions import questions
 from .config import Config, ConfigError, config_path, load_config
 from .db import Database
@@ -231,6 +232,7 @@ def standin(state: CliState, host: str | None, port: int | None) -> None:
 cli.add_command(questions)
 cli.add_command(pushes)
 cli.add_command(export)
+cli.add_command(data)
 
 
 def main() -> None:
