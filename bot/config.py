@@ -20,6 +20,9 @@ ENV_OVERRIDES = (
     ("ADMIN_PASSWORD", "admin", "password"),
 )
 
+# Never echoed in an error message: a mistyped secret would end up on a terminal or in the journal.
+SECRET_KEYS = frozenset({(section, key) for _, section, key in ENV_OVERRIDES} | {("admin", "secret_key")})
+
 ACTIONS = ("help", "schedule", "quiz", "lectures", "rank", "quit", "contact")
 
 
@@ -181,10 +184,11 @@ class _Reader:
                 raise ConfigError(f"{self.source}: {full}: 缺少该项，应为{expected}")
             return default
         value = table[key]
+        shown = None if (section, key) in SECRET_KEYS else value
         if isinstance(value, bool) and kind in (int, (int,)):
-            raise self.fail(full, expected, value)
+            raise self.fail(full, expected, shown)
         if not isinstance(value, kind):
-            raise self.fail(full, expected, value)
+            raise self.fail(full, expected, shown)
         return value
 
 
@@ -301,7 +305,7 @@ def parse_config(data: dict[str, Any], source: str, environ: dict[str, str] | No
     d = r.table("database")
     url = r.get(d, "database", "url", str, "SQLAlchemy 数据库地址，如 sqlite:///instance/bot.db")
     if "://" not in url:
-        raise r.fail("database.url", "SQLAlchemy 数据库地址，如 sqlite:///instance/bot.db", url)
+        raise r.fail("database.url", "SQLAlchemy 数据库地址，如 sqlite:///instance/bot.db（地址里可能有密码，此处不显示）")
 
     a = r.table("activity")
     tzname = r.get(a, "activity", "timezone", str, "时区名，如 Asia/Shanghai", "Asia/Shanghai")

@@ -17,6 +17,8 @@ from .db import Database, upsert_insert
 from .models import KeyValue, utcnow
 
 logger = logging.getLogger(__name__)
+# urllib3 logs every request line at DEBUG, and ours carry the app secret or the access token.
+logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 
 # Refresh a little before WeChat's 2 h expiry so no call goes out with a token about to die.
 TOKEN_SAFETY_SECONDS = 300
