@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 
 from sqlalchemy import delete
 from wechatpy import WeChatClient
@@ -22,6 +23,8 @@ logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 
 # Refresh a little before WeChat's 2 h expiry so no call goes out with a token about to die.
 TOKEN_SAFETY_SECONDS = 300
+REFRESH_LOCK = "token-refresh-lock"
+REFRESH_WAIT_SECONDS = 15
 
 
 class DatabaseStorage(SessionStorage):
@@ -73,12 +76,45 @@ class ApiClient(WeChatClient):
 
     @property
     def access_token(self):
-        """Return the shared token, fetching one only when the stored one is missing or stale."""
+        """Return the shared token; when it is missing or stale, one process fetches and the rest wait.
+
+        Every fetch invalidates the previous token within minutes, so processes must not
+        each fetch their own: the refresh is claimed through a short lock row first.
+        """
         token = self.session.get(self.access_token_key)
         if token:
             return token
-        self.fetch_access_token()
-        return self.session.get(self.access_token_key)
+        deadline = time.monotonic() + REFRESH_WAIT_SECONDS
+        while not self._claim_refresh():
+            time.sleep(0.1)
+            token = self.session.get(self.access_token_key)
+            if token:
+                return token
+            if time.monotonic() > deadline:
+                logger.warning("token refresh lock held too long; fetching anyway")
+                break
+        try:
+            token = self.session.get(self.access_token_key)
+            if not token:
+                self.fetch_access_token()
+                token = self.session.get(self.access_token_key)
+            return token
+        finally:
+            self.session.delete(REFRESH_LOCK)
+
+    def _claim_refresh(self) -> bool:
+        """Take the refresh lock row unless another live process holds it."""
+        now = utcnow()
+        lock_key = self.session._key(REFRESH_LOCK)
+        with self.session.db.session() as session:
+            insert = upsert_insert(session)
+            stmt = insert(KeyValue).values(key=lock_key, value=self.appid,
+                                           expires_at=now + dt.timedelta(seconds=REFRESH_WAIT_SECONDS))
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["key"], set_={"value": self.appid,
+                                              "expires_at": now + dt.timedelta(seconds=REFRESH_WAIT_SECONDS)},
+                where=KeyValue.expires_at < now)
+            return session.execute(stmt).rowcount == 1
 
     def invalidate_token(self) -> None:
         """Forget the stored token (after 40001/42001) so the next call fetches a new one."""
