@@ -113,8 +113,8 @@ class ApiClient(WeChatClient):
             stmt = stmt.on_conflict_do_update(
                 index_elements=["key"], set_={"value": self.appid,
                                               "expires_at": now + dt.timedelta(seconds=REFRESH_WAIT_SECONDS)},
-                where=KeyValue.expires_at < now)
-            return session.execute(stmt).rowcount == 1
+                where=KeyValue.expires_at < now).returning(KeyValue.key)
+            return session.execute(stmt).first() is not None
 
     def invalidate_token(self) -> None:
         """Forget the stored token (after 40001/42001) so the next call fetches a new one."""

@@ -21,7 +21,8 @@ def _counts(fields: dict) -> dict[str, int]:
     counts = {}
     for name, column in COUNT_FIELDS:
         try:
-            counts[column] = int(str(fields.get(name, "")).strip())
+            # Clamped: the columns are 32-bit and the figures come from a signed but untrusted body.
+            counts[column] = min(max(int(str(fields.get(name, "")).strip()), 0), 2**31 - 1)
         except ValueError:
             counts[column] = 0
     return counts

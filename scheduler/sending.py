@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 # How long a made mpvideo media id is reused (WeChat keeps temporary media for three days).
 MEDIA_REUSE = dt.timedelta(days=1)
-_TOKEN_IN_TEXT = re.compile(r"access_token=[^&\s'\"]+")
+_SECRET_IN_TEXT = re.compile(r"(access_token|secret)=[^&\s'\"]+")
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class _Caller:
                 message = describe_error(code, str(exc.errmsg)) if code is not None else _http_error(exc)
                 transient = code is None or code in TRANSIENT_ERRORS
             except requests.RequestException as exc:
-                message = "网络错误：" + _TOKEN_IN_TEXT.sub("access_token=***", f"{type(exc).__name__}: {exc}")
+                message = "网络错误：" + _SECRET_IN_TEXT.sub(r"\1=***", f"{type(exc).__name__}: {exc}")
                 transient = True
                 code = None
             if not transient or retries >= self.options.max_retries:

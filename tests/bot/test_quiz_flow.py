@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.models import Attempt, AttemptItem, Follower
+from bot.models import Attempt, AttemptItem, Bank, Follower
 from bot.simulator import WeChatSimulator
 from tests.conftest import flask_poster, load_bank
 
@@ -198,11 +198,25 @@ def test_concurrent_double_tap_on_two_workers_grades_once(runtime, app):
 
 def test_keywords_work_mid_quiz(wechat, runtime):
     wechat.text("p10", "答题")
-    reply = wechat.text("p10", "帮助", create_time=2_000_000_000)
-    assert "回复以下关键词" in reply.content and "答题进行中：当前第1/5题" in reply.content
-    reply = wechat.text("p10", "12330", create_time=2_000_000_001)
-    assert "12330" in reply.content
-    assert active(runtime, "p10").current_index == 0
+    while current_snapshot(runtime, "p10")["qtype"] == "填空":
+        # A configured reply word could be a fill-in answer; that case has its own test below.
+        wechat.text("p10", right(current_snapshot(runtime, "p10")), create_time=next(TICKS))
+    index = active(runtime, "p10").current_index
+    reply = wechat.text("p10", "帮助", create_time=next(TICKS))
+    assert "回复以下关键词" in reply.content and f"答题进行中：当前第{index + 1}/5题" in reply.content
+    reply = wechat.text("p10", "12330", create_time=next(TICKS))
+    assert "12330" in reply.content and "答题进行中" in reply.content
+    assert active(runtime, "p10").current_index == index
+
+
+def test_fill_in_answer_wins_over_a_reply_word(wechat, runtime):
+    load_bank(runtime.db, "fill", [("填空", "知识产权维权援助热线号码是____。", [], ["12330"], "12330。")])
+    with runtime.db.session() as session:  # make it the bank named in quiz.bank
+        session.scalars(select(Bank).where(Bank.name == "default")).one().name = "old"
+        session.scalars(select(Bank).where(Bank.name == "fill")).one().name = "default"
+    wechat.text("p21", "答题")
+    reply = wechat.text("p21", "12330", create_time=next(TICKS))
+    assert "✅ 回答正确！+10分" in reply.content
 
 
 def test_quit_scores_the_attempt(wechat, runtime):
