@@ -345,8 +345,6 @@ def test_api_down_send_retries_within_bounds_then_fails_visibly(api_down, tmp_pa
     assert f"状态：失败：{shown}" in plan.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="scheduler/sending.py keeps the token URL, appid and secret included, "
-                                       "in the network error it logs, stores and prints")
 def test_api_down_error_never_shows_the_app_secret(tmp_path):
     sent, _, row, _ = send_with_api_down(f"http://127.0.0.1:{closed_port()}/cgi-bin/", tmp_path)
     assert sent.returncode == 1
