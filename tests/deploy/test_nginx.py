@@ -79,17 +79,24 @@ http {{
     session = requests.Session()
     session.trust_env = False  # REQUESTS_CA_BUNDLE would replace the certificate below
     session.verify = cert
-    deadline = time.monotonic() + 15
-    while True:
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                session.get(base + "/healthz", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert nginx.poll() is None and time.monotonic() < deadline, "nginx did not start"
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{http_port}", base, session
+    finally:
+        session.close()
+        nginx.send_signal(signal.SIGQUIT)
         try:
-            session.get(base + "/healthz", timeout=2)
-            break
-        except requests.ConnectionError:
-            assert nginx.poll() is None and time.monotonic() < deadline, "nginx did not start"
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{http_port}", base, session
-    nginx.send_signal(signal.SIGQUIT)
-    nginx.wait(timeout=15)
+            nginx.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            nginx.kill()
+            nginx.wait()
 
 
 def test_webhook_health_and_console_through_tls(proxy):
