@@ -42,7 +42,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_config(folder: Path, url: str) -> Path:
+def write_config(folder: Path, url: str, api_base_url: str = "http://127.0.0.1:9/cgi-bin/") -> Path:
     now = dt.datetime.now()
     path = folder / "bench.toml"
     path.write_text(f"""
@@ -50,7 +50,7 @@ def write_config(folder: Path, url: str) -> Path:
 app_id = "wxbench"
 app_secret = "bench-secret"
 token = "{TOKEN}"
-api_base_url = "http://127.0.0.1:9/cgi-bin/"
+api_base_url = "{api_base_url}"
 [server]
 max_body_bytes = 65536
 [database]

@@ -64,12 +64,11 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 def fault_config(folder: Path, url: str, api_base: str, push_at: dt.datetime) -> Path:
     """Write bench_load's config with the stand-in as the API, a short lease and one push."""
-    path = write_config(folder, url)
+    path = write_config(folder, url, api_base_url=api_base)
     text = path.read_text(encoding="utf-8")
-    default_api = 'api_base_url = "http://127.0.0.1:9/cgi-bin/"'
-    if default_api not in text or not text.rstrip().endswith("[scheduler]\nembedded = false"):
+    if not text.rstrip().endswith("[scheduler]\nembedded = false"):
         raise SystemExit("bench_load.write_config changed its layout; update fault_config")
-    text = text.replace(default_api, f'api_base_url = "{api_base}"').rstrip() + f"""
+    text = text.rstrip() + f"""
 lease_seconds = {LEASE_SECONDS}
 retry_seconds = 1
 

@@ -6,9 +6,11 @@ import time
 
 from flask import Flask, Response, g, jsonify, request
 from sqlalchemy import text
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .admin import register_admin
 from .config import Config, load_config
+from .db import describe_db_error
 from .runtime import Runtime
 from .webhook import register_webhook
 
@@ -23,6 +25,10 @@ def create_app(config: Config | str | None = None, runtime: Runtime | None = Non
         runtime = Runtime(config)
     config = runtime.config
     app = Flask(__name__)
+    if config.server.trusted_proxies:
+        # Behind nginx: take the client address from X-Forwarded-For (the admin lock-out is per client).
+        n = config.server.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     app.config["MAX_CONTENT_LENGTH"] = max(config.server.max_body_bytes, 16 * 1024 * 1024)
     app.extensions["bot"] = runtime
     register_webhook(app, config.server.webhook_path)
@@ -33,8 +39,8 @@ def create_app(config: Config | str | None = None, runtime: Runtime | None = Non
         try:
             with runtime.db.reader() as session:
                 session.execute(text("SELECT 1"))
-        except Exception:  # noqa: BLE001 - any failure means "not healthy"
-            logger.warning("health check: database unavailable", exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
+            logger.warning("health check: database unavailable: %s", describe_db_error(exc))
             return jsonify({"status": "error", "database": "unavailable"}), 503
         return jsonify({"status": "ok", "database": "ok"})
 

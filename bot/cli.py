@@ -34,7 +34,7 @@ class CliState:
 
     @cached_property
     def db(self) -> Database:
-        db = Database(self.config.database_url)
+        db = Database(self.config.database_url, self.config.database_lock_wait_seconds)
         db.create_all()
         return db
 

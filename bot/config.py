@@ -53,6 +53,7 @@ class ServerConfig:
     port: int = 8080
     max_body_bytes: int = 64 * 1024
     threads: int = 8
+    trusted_proxies: int = 0  # reverse proxies in front that set X-Forwarded-For
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ class Config:
     wechat: WeChatConfig
     server: ServerConfig
     database_url: str
+    database_lock_wait_seconds: float
     activity: ActivityConfig
     quiz: QuizConfig
     keywords: dict[str, tuple[str, ...]]
@@ -300,12 +302,18 @@ def parse_config(data: dict[str, Any], source: str, environ: dict[str, str] | No
         max_body_bytes=_positive(r, r.get(s, "server", "max_body_bytes", int, "字节数", 64 * 1024),
                                  "server.max_body_bytes"),
         threads=_positive(r, r.get(s, "server", "threads", int, "线程数", 8), "server.threads"),
+        trusted_proxies=_positive(r, r.get(s, "server", "trusted_proxies", int, "前置反向代理的层数（0 或 1）", 0),
+                                  "server.trusted_proxies", allow_zero=True),
     )
 
     d = r.table("database")
     url = r.get(d, "database", "url", str, "SQLAlchemy 数据库地址，如 sqlite:///instance/bot.db")
     if "://" not in url:
         raise r.fail("database.url", "SQLAlchemy 数据库地址，如 sqlite:///instance/bot.db（地址里可能有密码，此处不显示）")
+
+    lock_wait = r.get(d, "database", "lock_wait_seconds", (int, float), "秒数，如 3", 3)
+    if isinstance(lock_wait, bool) or not 0 < lock_wait <= 60:
+        raise r.fail("database.lock_wait_seconds", "0 到 60 之间的秒数（微信 5 秒内要收到回复，建议 3）", lock_wait)
 
     a = r.table("activity")
     tzname = r.get(a, "activity", "timezone", str, "时区名，如 Asia/Shanghai", "Asia/Shanghai")
@@ -408,7 +416,8 @@ def parse_config(data: dict[str, Any], source: str, environ: dict[str, str] | No
         window_seconds=_positive(r, r.get(rl, "ratelimit", "window_seconds", int, "秒数", 10),
                                  "ratelimit.window_seconds"),
     )
-    return Config(source=source, wechat=wechat, server=server, database_url=url, activity=activity,
+    return Config(source=source, wechat=wechat, server=server, database_url=url,
+                  database_lock_wait_seconds=float(lock_wait), activity=activity,
                   quiz=quiz, keywords=keywords, replies=tuple(replies), menu=menu, admin=admin,
                   privacy=privacy, ratelimit=ratelimit, raw=data)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -11,6 +12,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .models import Base
@@ -18,11 +20,24 @@ from .models import Base
 logger = logging.getLogger(__name__)
 
 
+# WeChat waits 5 seconds for a reply; a turn stuck behind a lock must give up before that and
+# answer "busy" (nothing stored), so the follower's resend is processed afresh.
+DEFAULT_LOCK_WAIT_SECONDS = 3.0
+
+
+class LockWaitTimeout(OperationalError):
+    """Raised when the SQLite writer queue is not reached within the lock wait."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"writer queue not reached within {seconds:g} s", None, TimeoutError())
+
+
 class Database:
     """One engine and its session factories (write: serialized on SQLite; read: snapshot)."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS):
         self.url = url
+        self.lock_wait_seconds = lock_wait_seconds
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self.lock_path: str | None = None
@@ -31,10 +46,14 @@ class Database:
             if path and path != ":memory:" and not path.startswith("file:"):
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
                 self.lock_path = f"{path}.writelock"
-            self.engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-            _configure_sqlite(self.engine)
+            self.engine = create_engine(url, connect_args={"timeout": lock_wait_seconds, "check_same_thread": False})
+            _configure_sqlite(self.engine, lock_wait_seconds)
         else:
-            self.engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+            connect_args = {}
+            if parsed.get_backend_name() == "postgresql":
+                connect_args["options"] = f"-c lock_timeout={int(lock_wait_seconds * 1000)}"
+            self.engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                                        connect_args=connect_args)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
         # Readers (exports, pages) must not take SQLite's write lock for the length of a long query.
         self.ReadSession = sessionmaker(self.engine.execution_options(sqlite_begin="DEFERRED"),
@@ -56,13 +75,24 @@ class Database:
         """On a SQLite file, queue writers on an OS file lock.
 
         SQLite's own busy handler polls with sleeps of up to 100 ms, which shows up as long tail
-        latency when several workers write; a blocking flock hands the turn over at once.
+        latency when several workers write; polling an flock every few milliseconds hands the
+        turn over quickly, and gives up after the lock wait like any other lock.
         """
         if self.lock_path is None:
             yield
             return
         with open(self.lock_path, "a+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            deadline = time.monotonic() + self.lock_wait_seconds
+            pause = 0.0005
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise LockWaitTimeout(self.lock_wait_seconds) from None
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.004)
             try:
                 yield
             finally:
@@ -82,7 +112,7 @@ class Database:
         self.engine.dispose()
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, lock_wait_seconds: float) -> None:
     """Turn on WAL and foreign keys, and begin write transactions IMMEDIATE.
 
     A deferred transaction that reads then writes can fail with SQLITE_BUSY without waiting
@@ -95,7 +125,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(lock_wait_seconds * 1000)}")
         try:
             cur.execute("PRAGMA journal_mode=WAL")
         except Exception:  # noqa: BLE001 - in-memory databases cannot use WAL
@@ -112,3 +142,9 @@ def _configure_sqlite(engine: Engine) -> None:
 def upsert_insert(session: Session):
     """Return the dialect's insert() that supports ON CONFLICT (PostgreSQL or SQLite)."""
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def describe_db_error(exc: BaseException) -> str:
+    """Return the first line of a database error for a log line (drivers append SQL and parameters)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
+from .db import describe_db_error
 from .masking import short_openid
 from .models import InboundMessage
 from .ratelimit import THROTTLED_TEXT, admit
@@ -113,8 +114,9 @@ def process_message(*, runtime, inbound: Inbound, now: dt.datetime | None = None
             return stored
         logger.exception("integrity error handling %s", key)
         return _busy(inbound)
-    except OperationalError:
-        logger.warning("database unavailable while handling %s", key, exc_info=True)
+    except OperationalError as exc:
+        # One line, not a traceback per message while the database is down or locked.
+        logger.warning("database unavailable while handling %s: %s", key, describe_db_error(exc))
         return _busy(inbound)
     except SQLAlchemyError:
         logger.exception("database error handling %s", key)

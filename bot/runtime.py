@@ -17,7 +17,7 @@ class Runtime:
     def __init__(self, config: Config, db: Database | None = None,
                  clock: Callable[[], dt.datetime] = utcnow):
         self.config = config
-        self.db = db or Database(config.database_url)
+        self.db = db or Database(config.database_url, config.database_lock_wait_seconds)
         self.clock = clock  # naive UTC now; tests move it to check time windows and expiry
 
     @cached_property

@@ -27,7 +27,7 @@ def main(config_file: str | None, wait: bool) -> int:
     """运行推送计划（同一时间只能运行一个调度器）。"""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = load_config(config_path(config_file))
-    db = Database(config.database_url)
+    db = Database(config.database_url, config.database_lock_wait_seconds)
     db.create_all()
     runner = Runner(Runtime(config, db))
     while True:

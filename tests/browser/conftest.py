@@ -23,7 +23,7 @@ DESKTOP = {"width": 1280, "height": 900}
 
 
 def _missing(reason: str) -> None:
-    message = f"浏览器测试无法运行：{reason}。请先运行 bash .ci/browser-deps.sh（安装 Debian 的 chromium 和 playwright）。"
+    message = f"浏览器测试无法运行：{reason}。请先运行 bash .ci/test-deps.sh（安装 Debian 的 chromium 和 playwright）。"
     if os.environ.get("CI"):
         pytest.fail(message, pytrace=False)
     pytest.skip(message)

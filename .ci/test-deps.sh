@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Install what the browser tests need from Debian: headless Chromium and CJK fonts for the screenshots.
-# Playwright's Python package comes from requirements-test.txt and drives this Chromium;
-# it never downloads a browser of its own. Idempotent.
+# Install the Debian packages the tests need: headless Chromium and CJK fonts for the browser tests
+# (Playwright's Python package, from requirements-test.txt, drives this Chromium and never downloads
+# a browser of its own), and nginx for the reverse-proxy test. Idempotent.
 set -euo pipefail
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing+=(fonts-noto-cjk)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ ${#missing[@]} -gt 0 ]; then
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
