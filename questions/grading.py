@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
+from . import fields
 from .model import FILL, JUDGE, LETTERS, MULTIPLE, SINGLE, Question
 
-TRUE_WORDS = {"对", "√", "✓", "✔", "正确", "t", "true", "是", "y", "yes", "v", "对的", "正确的"}
-FALSE_WORDS = {"错", "×", "✗", "✘", "x", "错误", "f", "false", "否", "n", "no", "错的", "不对", "错误的"}
+# What bank files accept for 对/错, plus what followers also type in the chat.
+TRUE_WORDS = {w.casefold() for w in fields.TRUE_WORDS} | {"v", "对的", "正确的"}
+FALSE_WORDS = {w.casefold() for w in fields.FALSE_WORDS} | {"错的", "不对", "错误的"}
 # What people put around a choice: 选A, 答案A, 我选A, A项, A选项.
 _CHOICE_NOISE = re.compile(r"^(我选择|我选|选择|答案是|答案|选)|(选项|项)$")
 _SEPARATORS = re.compile(r"[\s,，、;；/|.。和与及+]+")
@@ -31,7 +32,7 @@ class Parsed:
 
 def fold(text: str) -> str:
     """Fold full-width forms, trim, and lower-case (how fill-in answers are compared)."""
-    folded = unicodedata.normalize("NFKC", text or "").strip().strip(_TRAILING).strip()
+    folded = fields.fold(text or "").strip(_TRAILING).strip()
     return " ".join(folded.split()).casefold()
 
 
