@@ -101,9 +101,10 @@ def answer_book() -> dict[str, object]:
     return {q.stem: q for q in read_bank(IP_WEEK).questions}
 
 
-def start_gunicorn(app: str, port: int, workers: int, threads: int, env: dict, log: Path) -> subprocess.Popen:
+def start_gunicorn(app: str, port: int, workers: int, threads: int, env: dict, log: Path,
+                    worker_class: str = "gthread") -> subprocess.Popen:
     cmd = [sys.executable, "-m", "gunicorn", app, "-c", str(ROOT / "gunicorn.conf.py"), "-b", f"127.0.0.1:{port}",
-           "-w", str(workers), "--threads", str(threads), "--log-level", "warning"]
+           "-w", str(workers), "--threads", str(threads), "-k", worker_class, "--log-level", "warning"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=log.open("ab"), stderr=subprocess.STDOUT)
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -285,12 +286,13 @@ def run(db_kind: str, args) -> dict:
         log = folder / "gunicorn.log"
         echo_port, bot_port = free_port(), free_port()
         echo = start_gunicorn("bench.echo_app:create_echo_app()", echo_port, args.workers, args.threads,
-                              {"ECHO_TOKEN": TOKEN}, log)
+                              {"ECHO_TOKEN": TOKEN}, log, args.worker_class)
         try:
             floor = drive(echo_port, args.followers, args.concurrency, 0.0, True, "echo")
         finally:
             stop(echo)
-        bot = start_gunicorn("bot:create_app()", bot_port, args.workers, args.threads, {"BOT_CONFIG": str(config_path)}, log)
+        bot = start_gunicorn("bot:create_app()", bot_port, args.workers, args.threads, {"BOT_CONFIG": str(config_path)}, log,
+                             args.worker_class)
         try:
             quiz = drive(bot_port, args.followers, args.concurrency, args.retry_rate, False, "player")
         finally:
@@ -305,7 +307,7 @@ def report(result: dict, args) -> bool:
     floor, quiz = result["floor"], result["quiz"]
     ratio = quiz["rate"] / floor["rate"] if floor["rate"] else 0
     print(f"\n== {result['db']}: {args.followers} followers x {QUESTIONS + 1} turns, {args.concurrency} connections, "
-          f"gunicorn {args.workers} workers x {args.threads} threads, {os.cpu_count()} cores ==")
+          f"gunicorn {args.workers} {args.worker_class} workers x {args.threads} threads, {os.cpu_count()} cores ==")
     print(f"echo floor : {floor['turns']:6d} turns in {floor['seconds']:6.1f} s = {floor['rate']:7.1f} turns/s, "
           f"p50 {floor['p50']:6.1f} ms, p99 {floor['p99']:6.1f} ms, errors {len(floor['errors'])}")
     print(f"quiz       : {quiz['turns']:6d} turns in {quiz['seconds']:6.1f} s = {quiz['rate']:7.1f} turns/s, "
@@ -326,6 +328,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--retry-rate", type=float, default=0.05)
     args = parser.parse_args()
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]

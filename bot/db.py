@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 # WeChat waits 5 seconds for a reply; a turn stuck behind a lock must give up before that and
 # answer "busy" (nothing stored), so the follower's resend is processed afresh.
 DEFAULT_LOCK_WAIT_SECONDS = 3.0
+# How often a queued SQLite writer retries the file lock: short, since the turn it waits for
+# takes a couple of milliseconds and every pause is idle time for the single writer.
+WRITER_POLL_SECONDS = 0.0005
 
 
 class LockWaitTimeout(OperationalError):
@@ -75,7 +78,7 @@ class Database:
         """On a SQLite file, queue writers on an OS file lock.
 
         SQLite's own busy handler polls with sleeps of up to 100 ms, which shows up as long tail
-        latency when several workers write; polling an flock every few milliseconds hands the
+        latency when several workers write; polling an flock every half millisecond hands the
         turn over quickly, and gives up after the lock wait like any other lock.
         """
         if self.lock_path is None:
@@ -83,7 +86,6 @@ class Database:
             return
         with open(self.lock_path, "a+b") as handle:
             deadline = time.monotonic() + self.lock_wait_seconds
-            pause = 0.0005
             while True:
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -91,8 +93,7 @@ class Database:
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
                         raise LockWaitTimeout(self.lock_wait_seconds) from None
-                    time.sleep(pause)
-                    pause = min(pause * 2, 0.004)
+                    time.sleep(WRITER_POLL_SECONDS)
             try:
                 yield
             finally:

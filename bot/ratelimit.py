@@ -10,13 +10,11 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, Text, case, cast
+from sqlalchemy import DateTime, bindparam, text
 from sqlalchemy.orm import Session
 
 from .config import RateLimitConfig
-from .db import upsert_insert
 from .masking import short_openid
-from .models import KeyValue
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +34,18 @@ class RateDecision:
     count: int
 
 
+# One statement, the same SQL on SQLite and PostgreSQL, built once. Both SET expressions see
+# the row as it was, so the window test is the same for each.
+_COUNT = text(
+    "INSERT INTO kv_store (key, value, expires_at) VALUES (:key, '1', :expires) "
+    "ON CONFLICT (key) DO UPDATE SET "
+    "value = CASE WHEN kv_store.expires_at <= :now THEN '1' "
+    "ELSE CAST(CAST(kv_store.value AS INTEGER) + 1 AS TEXT) END, "
+    "expires_at = CASE WHEN kv_store.expires_at <= :now THEN excluded.expires_at ELSE kv_store.expires_at END "
+    "RETURNING value"
+).bindparams(bindparam("now", type_=DateTime), bindparam("expires", type_=DateTime))
+
+
 def counts_toward_limit(msg_type: str, event: str) -> bool:
     """Say whether a message or event is one a follower can flood the quiz with."""
     return msg_type != "event" or event not in _EXEMPT_EVENTS
@@ -46,16 +56,8 @@ def admit(*, session: Session, settings: RateLimitConfig, openid: str, msg_type:
     """Count one message from a follower in the open transaction and say whether it is within the limit."""
     if not settings.messages or not counts_toward_limit(msg_type, event):
         return RateDecision(allowed=True, count=0)
-    insert = upsert_insert(session)
-    window_over = KeyValue.expires_at <= now
-    stmt = insert(KeyValue).values(key=KEY_PREFIX + openid, value="1",
-                                   expires_at=now + dt.timedelta(seconds=settings.window_seconds))
-    # Both SET expressions see the row as it was, so the window test is the same for each.
-    stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={
-        "value": case((window_over, "1"), else_=cast(cast(KeyValue.value, Integer) + 1, Text)),
-        "expires_at": case((window_over, stmt.excluded.expires_at), else_=KeyValue.expires_at),
-    }).returning(KeyValue.value)
-    count = int(session.execute(stmt).scalar_one())
+    params = {"key": KEY_PREFIX + openid, "now": now, "expires": now + dt.timedelta(seconds=settings.window_seconds)}
+    count = int(session.execute(_COUNT, params).scalar_one())
     allowed = count <= settings.messages
     if count == settings.messages + 1:
         logger.warning("rate limit: %s sent over %d messages in %d s", short_openid(openid), settings.messages,
