@@ -7,16 +7,17 @@ import multiprocessing
 import os
 
 bind = os.environ.get("BOT_BIND", "127.0.0.1:8080")
-workers = int(os.environ.get("BOT_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-worker_class = os.environ.get("BOT_WORKER_CLASS", "gthread")
-threads = int(os.environ.get("BOT_THREADS", 4))
+# A quiz turn is CPU work in Python plus a few short queries: one sync worker per core measured
+# best (bench/bench_load.py; README: 2 beat 3 and 5 on 2 cores). nginx in front buffers slow
+# clients, which is what sync workers need. With PostgreSQL on another host, more workers cover
+# the round trips.
+workers = int(os.environ.get("BOT_WORKERS", multiprocessing.cpu_count()))
+worker_class = os.environ.get("BOT_WORKER_CLASS", "sync")
+threads = int(os.environ.get("BOT_THREADS", 1))
 # WeChat gives up after 5 seconds and retries; a request still running after that is wasted.
 timeout = int(os.environ.get("BOT_TIMEOUT", 30))
 graceful_timeout = 20
 keepalive = 5
-# Each worker gets its own listening socket, so the kernel spreads keep-alive connections
-# across workers instead of one worker accepting most of them.
-reuse_port = True
 # Each worker opens its own database connections after the fork.
 preload_app = False
 max_requests = 20000

@@ -102,7 +102,7 @@ def answer_book() -> dict[str, object]:
 
 
 def start_gunicorn(app: str, port: int, workers: int, threads: int, env: dict, log: Path,
-                    worker_class: str = "gthread") -> subprocess.Popen:
+                    worker_class: str = "sync") -> subprocess.Popen:
     cmd = [sys.executable, "-m", "gunicorn", app, "-c", str(ROOT / "gunicorn.conf.py"), "-b", f"127.0.0.1:{port}",
            "-w", str(workers), "--threads", str(threads), "-k", worker_class, "--log-level", "warning"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=log.open("ab"), stderr=subprocess.STDOUT)
@@ -327,8 +327,8 @@ def main() -> None:
     parser.add_argument("--followers", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--worker-class", default="sync", choices=["gthread", "sync"])
     parser.add_argument("--retry-rate", type=float, default=0.05)
     args = parser.parse_args()
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]

@@ -498,7 +498,7 @@ def main() -> None:
     parser.add_argument("--followers", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--worker-kills", type=int, default=2, help="gunicorn workers to kill -9 during the load")
     parser.add_argument("--think", type=float, default=0.1, help="mean seconds a follower waits between turns")
     parser.add_argument("--push-lead", type=float, default=5.0, help="seconds from start to the push")

@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from bot.models import KeyValue
 from tests.admin.conftest import PASSWORD, csrf_from, login
 
 OPEN = {"admin.auth.login", "admin.auth.logout"}
@@ -75,7 +76,6 @@ def test_lock_out_after_repeated_failures_then_lapse(client, clock):
 
 
 def test_lock_out_is_kept_in_the_database(runtime, client):
-    from bot.models import KeyValue
     login(client, "guess")
     with runtime.db.reader() as session:
         row = session.get(KeyValue, "admin-fail:127.0.0.1")
@@ -107,3 +107,22 @@ def test_console_is_locked_without_a_password(client):
         text = response.get_data(as_text=True)
         assert "后台尚未设置密码" in text and "ADMIN_PASSWORD" in text
     assert client.post("/admin/login", data={"password": ""}).status_code == 503
+
+
+class TestBehindAProxy:
+    @pytest.fixture
+    def config_overrides(self):
+        return {"admin": {"password": PASSWORD, "max_failed_logins": 3, "lockout_minutes": 10},
+                "server": {"trusted_proxies": 1}}
+
+    def test_lock_out_follows_the_forwarded_client_address(self, runtime, client):
+        """With server.trusted_proxies = 1 one person's wrong passwords do not lock out every colleague."""
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.7"
+        for _ in range(3):
+            login(client, "guess")
+        assert login(client).status_code == 429
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.9"
+        assert login(client).status_code == 302
+        with runtime.db.reader() as session:
+            assert session.get(KeyValue, "admin-fail:203.0.113.7").value == "3"
+            assert session.get(KeyValue, "admin-fail:127.0.0.1") is None
