@@ -6,7 +6,7 @@ import itertools
 import threading
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.models import Attempt, AttemptItem, Bank, Follower
@@ -362,3 +362,40 @@ def test_reimporting_the_bank_mid_attempt_keeps_the_attempt_questions(wechat, ru
     [attempt] = attempts(runtime, "p19")
     assert (attempt.status, attempt.score) == ("finished", 50)
     assert "新题" in wechat.text("p20", "答题", create_time=next(TICKS)).content
+
+
+def statements_for(runtime, send) -> int:
+    """Count the SQL statements one webhook turn executes."""
+    seen = []
+
+    def count(*_args):
+        seen.append(1)
+
+    event.listen(runtime.db.engine, "before_cursor_execute", count)
+    try:
+        send()
+    finally:
+        event.remove(runtime.db.engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_a_turn_does_a_fixed_number_of_queries_whatever_the_number_of_players(wechat, runtime):
+    def last_answer_turn(openid):
+        wechat.text(openid, "答题", create_time=next(TICKS))
+        for _ in range(4):
+            wechat.text(openid, right(current_snapshot(runtime, openid)), create_time=next(TICKS))
+        snap = current_snapshot(runtime, openid)
+        return statements_for(runtime, lambda: wechat.text(openid, right(snap), create_time=next(TICKS)))
+
+    def middle_turn(openid):
+        wechat.text(openid, "答题", create_time=next(TICKS))
+        snap = current_snapshot(runtime, openid)
+        return statements_for(runtime, lambda: wechat.text(openid, right(snap), create_time=next(TICKS)))
+
+    few = (middle_turn("q-first"), last_answer_turn("q-second"))
+    for i in range(30):
+        wechat.text(f"crowd-{i}", "答题", create_time=next(TICKS))
+        play(wechat, runtime, f"crowd-{i}", correct=i % 6)
+    many = (middle_turn("q-third"), last_answer_turn("q-fourth"))
+    assert few == many, (few, many)
+    assert many[0] <= 12, many

@@ -162,6 +162,8 @@ def write_toml(path: Path, data: dict) -> Path:
             return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
         if isinstance(v, (list, tuple)):
             return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{value(k)} = {value(x)}" for k, x in v.items()) + " }"
         raise TypeError(v)
 
     lines = []

@@ -1,0 +1,118 @@
+"""The organizer's commands as they run them: init-db, menu push, simulate, and config errors."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+from waitress.server import create_server
+
+from bot.app import create_app
+from bot.standin import create_standin
+from tests.conftest import BASE_CONFIG, merge
+from tests.scheduler.conftest import write_toml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_bot(config: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bot", "--config", str(config), *args], cwd=ROOT, input=stdin,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def serve(app):
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    threading.Thread(target=server.run, daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def standin():
+    server = serve(create_standin())
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+
+
+@pytest.fixture
+def config_file(tmp_path, standin):
+    data = merge(BASE_CONFIG, {"database": {"url": f"sqlite:///{tmp_path / 'bot.db'}"},
+                               "wechat": {"api_base_url": f"{standin}/cgi-bin/"},
+                               "quiz": {"testers": ["sim-user-1"]}})
+    return write_toml(tmp_path / "config.toml", data)
+
+
+def test_init_db_is_idempotent_and_loads_the_sample_bank(config_file):
+    first = run_bot(config_file, "init-db")
+    assert first.returncode == 0, first.stderr
+    assert "题库「default」为空，已导入示例题库" in first.stdout
+    second = run_bot(config_file, "init-db")
+    assert second.returncode == 0 and "示例题库" not in second.stdout
+    listing = run_bot(config_file, "questions", "list")
+    assert "default" in listing.stdout
+
+
+def test_menu_push_creates_the_configured_menu(config_file, standin):
+    result = run_bot(config_file, "menu", "push")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "菜单已创建：有奖竞答 | 更多"
+    calls = requests.get(f"{standin}/_standin/calls", timeout=5).json()
+    [create] = [c for c in calls if c["path"] == "menu/create"]
+    assert create["body"] == {"button": [
+        {"type": "click", "name": "有奖竞答", "key": "quiz"},
+        {"name": "更多", "sub_button": [{"type": "click", "name": "活动安排", "key": "schedule"},
+                                        {"type": "click", "name": "热线", "key": "hotline"}]}]}
+
+
+def test_menu_push_reports_a_wechat_error(config_file, standin):
+    requests.post(f"{standin}/_standin/fail", json={"path": "menu/create", "errcodes": [40018]}, timeout=5)
+    result = run_bot(config_file, "menu", "push")
+    assert result.returncode == 1
+    assert "创建菜单失败：微信返回 40018" in result.stderr
+
+
+def test_simulate_chats_with_the_running_server(config_file, tmp_path):
+    assert run_bot(config_file, "init-db").returncode == 0
+    from bot.config import load_config
+
+    server = serve(create_app(load_config(str(config_file))))
+    try:
+        url = f"http://127.0.0.1:{server.effective_port}/wechat"
+        result = run_bot(config_file, "simulate", "--url", url, stdin="12330\n答题\n/菜单 schedule\n/退出\n")
+    finally:
+        server.close()
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "欢迎关注！" in out  # the simulator follows first, like a new follower
+    assert "知识产权维权援助热线：12330" in out
+    assert "第1次答题开始！" in out and "第1/5题【" in out
+    assert "活动安排（4月20日—4月26日）" in out
+
+
+def test_simulate_says_when_the_server_is_not_running(config_file):
+    result = run_bot(config_file, "simulate", "--url", "http://127.0.0.1:9/wechat", stdin="帮助\n")
+    assert result.returncode == 1
+    assert "请先在另一个终端运行 serve" in result.stderr
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"quiz": {"questions_per_attempt": "ten"}}, "quiz.questions_per_attempt: 应为正整数，当前为 'ten'"),
+    ({"wechat": {"encoding_aes_key": "short"}}, "wechat.encoding_aes_key: 应为空字符串（明文模式）或 43 个字符"),
+    ({"activity": {"timezone": "Mars/Olympus"}}, "activity.timezone: 应为IANA 时区名"),
+    ({"menu": [{"name": "答题", "key": "nope"}]}, "menu「答题」.key: 应为动作名"),
+])
+def test_a_bad_config_stops_with_one_line(tmp_path, change, message):
+    data = merge(BASE_CONFIG, {"database": {"url": f"sqlite:///{tmp_path / 'bot.db'}"}, **change})
+    config = write_toml(tmp_path / "bad.toml", data)
+    result = run_bot(config, "init-db")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"配置错误：{config}: ") and message in lines[0]
+
+
+def test_a_missing_config_file_says_how_to_make_one(tmp_path):
+    result = run_bot(tmp_path / "none.toml", "init-db")
+    assert result.returncode == 2
+    assert "找不到配置文件；可复制 config.example.toml 为 config.toml" in result.stderr
