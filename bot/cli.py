@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-import time
 from functools import cached_property
 from urllib.parse import urlparse
 
@@ -107,13 +106,22 @@ def serve(state: CliState, host: str | None, port: int | None, no_scheduler: boo
     port = port or config.server.port
     runtime = state.runtime
     app = create_app(runtime=runtime)
-    standin = _start_standin(config) if config.wechat.standin else ""
+    try:
+        server = create_server(app, host=host, port=port, threads=config.server.threads)
+    except OSError as exc:
+        raise click.ClickException(f"无法在 {host}:{port} 启动（{exc.strerror}）：端口可能已被占用，"
+                                   f"请换一个 server.port 或用 --port 指定") from None
+    try:
+        standin = _start_standin(config) if config.wechat.standin else ""
+    except OSError as exc:
+        server.close()
+        raise click.ClickException(f"无法启动微信接口替身 {config.wechat.api_base_url}（{exc.strerror}）："
+                                   "端口可能已被占用，请修改 wechat.api_base_url 的端口") from None
     scheduler = None
     if not no_scheduler and config.section("scheduler").get("embedded", True):
         from scheduler.runner import start_background
 
         scheduler = start_background(runtime)
-    server = create_server(app, host=host, port=port, threads=config.server.threads)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     base = f"http://{shown}:{server.effective_port}"
     click.echo(f"机器人已启动：{base}{config.server.webhook_path}  （公众号后台“服务器地址”填它的公网地址）")
@@ -146,7 +154,7 @@ def simulate(state: CliState, openid: str, url: str | None) -> None:
     config = state.config
     url = url or f"http://{config.server.host}:{config.server.port}{config.server.webhook_path}"
     sim = WeChatSimulator(token=config.wechat.token, encoding_aes_key=config.wechat.encoding_aes_key,
-                          app_id=config.wechat.app_id, post=http_poster(url))
+                          app_id=config.wechat.app_id, post=http_poster(url), realtime=True)
     mode = "安全模式（加密）" if config.wechat.encrypted else "明文模式"
     click.echo(f"模拟粉丝 {openid} → {url}（{mode}）。输入消息回车发送；"
                "/关注 /取关 /菜单 KEY 发送事件；/退出 结束。")
@@ -176,7 +184,6 @@ def simulate(state: CliState, openid: str, url: str | None) -> None:
                 show(sim.event(openid, "CLICK", line.removeprefix("/菜单").strip()))
             else:
                 show(sim.text(openid, line))
-            time.sleep(0.001)
     except (EOFError, click.Abort, KeyboardInterrupt):
         pass
     except OSError as exc:
@@ -245,8 +252,11 @@ def main() -> None:
     except click.exceptions.Abort:
         click.echo("已取消。", err=True)
         sys.exit(1)
-    except click.ClickException as exc:
+    except click.UsageError as exc:
         exc.show()
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(exc.format_message(), err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

@@ -1,6 +1,7 @@
 """`python -m bot questions ...`: the organizers' commands for question banks."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 
@@ -84,7 +85,8 @@ def list_() -> None:
         click.echo("还没有题库。用 python -m bot questions import 文件 导入。")
     for bank in banks:
         mark = "（答题使用）" if bank.name == active else ""
-        click.echo(f"{bank.name}{mark}  第 {bank.version} 版  {bank.imported_at:%Y-%m-%d %H:%M} UTC 导入自 {bank.source}")
+        when = bank.imported_at.replace(tzinfo=dt.timezone.utc).astimezone(state.config.activity.tz)
+        click.echo(f"{bank.name}{mark}  第 {bank.version} 版  {when:%Y-%m-%d %H:%M} 导入自 {bank.source}")
         click.echo(f"    {type_counts_line(bank.total, bank.by_type)}")
     if all(bank.name != active for bank in banks):
         click.echo(f"注意：配置 quiz.bank 指定的题库「{active}」还不存在，请先导入。")

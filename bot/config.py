@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -165,6 +166,8 @@ class _Reader:
         self.data = data
 
     def fail(self, key: str, expected: str, got: Any = None) -> ConfigError:
+        if isinstance(got, (dt.date, dt.time)):
+            got = got.isoformat()
         shown = "" if got is None else f"，当前为 {got!r}"
         return ConfigError(f"{self.source}: {key}: 应为{expected}{shown}")
 
@@ -197,6 +200,12 @@ class _Reader:
 def _positive(reader: _Reader, value: int, key: str, allow_zero: bool = False) -> int:
     if value < 0 or (value == 0 and not allow_zero):
         raise reader.fail(key, "正整数", value)
+    return value
+
+
+def _port(reader: _Reader, value: int, key: str) -> int:
+    if not 1 <= value <= 65535:
+        raise reader.fail(key, " 1–65535 之间的端口号", value)
     return value
 
 
@@ -261,6 +270,7 @@ def parse_config(data: dict[str, Any], source: str, environ: dict[str, str] | No
             if isinstance(data[section], dict):
                 data[section][key] = environ[env]
     r = _Reader(source, data)
+    _check_known_keys(r)
 
     w = r.table("wechat")
     aes = r.get(w, "wechat", "encoding_aes_key", str, "空字符串（明文模式）或 43 个字符", "")
@@ -298,7 +308,7 @@ def parse_config(data: dict[str, Any], source: str, environ: dict[str, str] | No
     server = ServerConfig(
         webhook_path=path,
         host=r.get(s, "server", "host", str, "监听地址", "127.0.0.1"),
-        port=_positive(r, r.get(s, "server", "port", int, "端口号", 8080), "server.port"),
+        port=_port(r, r.get(s, "server", "port", int, "端口号", 8080), "server.port"),
         max_body_bytes=_positive(r, r.get(s, "server", "max_body_bytes", int, "字节数", 64 * 1024),
                                  "server.max_body_bytes"),
         threads=_positive(r, r.get(s, "server", "threads", int, "线程数", 8), "server.threads"),
@@ -311,6 +321,7 @@ def parse_config(data: dict[str, Any], source: str, environ: dict[str, str] | No
     if "://" not in url:
         raise r.fail("database.url", "SQLAlchemy 数据库地址，如 sqlite:///instance/bot.db（地址里可能有密码，此处不显示）")
 
+    _check_database_url(r, url)
     lock_wait = r.get(d, "database", "lock_wait_seconds", (int, float), "秒数，如 3", 3)
     if isinstance(lock_wait, bool) or not 0 < lock_wait <= 60:
         raise r.fail("database.lock_wait_seconds", "0 到 60 之间的秒数（微信 5 秒内要收到回复，建议 3）", lock_wait)
@@ -420,6 +431,46 @@ def parse_config(data: dict[str, Any], source: str, environ: dict[str, str] | No
                   database_lock_wait_seconds=float(lock_wait), activity=activity,
                   quiz=quiz, keywords=keywords, replies=tuple(replies), menu=menu, admin=admin,
                   privacy=privacy, ratelimit=ratelimit, raw=data)
+
+
+KNOWN_KEYS = {
+    "wechat": {"app_id", "app_secret", "token", "encoding_aes_key", "api_base_url", "account_type",
+               "staff_openids", "standin"},
+    "server": {"webhook_path", "host", "port", "max_body_bytes", "threads", "trusted_proxies"},
+    "database": {"url", "lock_wait_seconds"},
+    "activity": {"name", "theme", "timezone", "start", "end", "hotline", "organizer"},
+    "quiz": {"bank", "questions_per_attempt", "time_limit_minutes", "max_attempts", "max_attempts_per_day",
+             "pass_score", "default_points", "feedback", "partial_credit", "collect_contact", "draw_types",
+             "draw_categories", "testers"},
+    "admin": {"password", "secret_key", "max_failed_logins", "lockout_minutes", "cookie_secure"},
+    "privacy": {"retention_days"},
+    "ratelimit": {"messages", "window_seconds"},
+}
+
+
+def _check_known_keys(reader: _Reader) -> None:
+    """Refuse a misspelt key (quiz.bnak) rather than silently using the default."""
+    for section, known in KNOWN_KEYS.items():
+        table = reader.data.get(section)
+        if not isinstance(table, dict):
+            continue
+        for key in table:
+            if key not in known:
+                close = difflib.get_close_matches(key, sorted(known), n=1)
+                hint = f"，是否想写 {section}.{close[0]}？" if close else f"；可用的项：{'、'.join(sorted(known))}"
+                raise ConfigError(f"{reader.source}: {section}.{key}: 没有这个配置项{hint}")
+
+
+def _check_database_url(reader: _Reader, url: str) -> None:
+    """Fail early, in one line, on a URL SQLAlchemy cannot parse or whose driver is not installed."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(url).get_dialect().import_dbapi()
+    except (ArgumentError, NoSuchModuleError, ImportError, ValueError):
+        raise reader.fail("database.url", "sqlite:///instance/bot.db 或 postgresql+psycopg://用户@主机/库名"
+                          "（只装了 SQLite 和 psycopg 驱动）") from None
 
 
 def config_path(explicit: str | None = None) -> str:

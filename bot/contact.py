@@ -28,9 +28,12 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text or "").strip()
 
 
+_PHONE_ATTEMPT = re.compile(r"\d[\d\s-]{6,}\d")
+
+
 def looks_like_contact(text: str) -> bool:
-    """Say whether a message carries something that looks like a mobile number."""
-    return bool(MOBILE.search(_fold(text)))
+    """Say whether a message looks like contact details (a run of digits), even a mistyped one."""
+    return bool(_PHONE_ATTEMPT.search(_fold(text)))
 
 
 def parse_contact(text: str) -> ContactDetails | str:

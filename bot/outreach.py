@@ -43,6 +43,16 @@ def match_reply(config: Config, text: str) -> str | None:
     return None
 
 
+def menu_key(config: Config, text: str) -> str | None:
+    """Return the key of the menu button whose label a message repeats, if any."""
+    typed = normalize(text)
+    for top in config.menu:
+        for button in (top, *top.sub):
+            if button.key and normalize(button.name) == typed:
+                return button.key
+    return None
+
+
 def reply_by_id(config: Config, reply_id: str) -> str | None:
     """Return a configured reply by id (menu buttons refer to replies this way)."""
     for reply in config.replies:
@@ -108,7 +118,8 @@ def schedule_text(config: Config, plan: list[PlannedPush]) -> str:
                  f"（回复“{quiz}”参加）")
     for push in plan:
         label = "微讲堂" if push.kind == "video" else "推送"
-        lines.append(f"· {day_with_weekday(push.at)} {push.at:%H:%M} {label}：{push.title}")
+        title = push.title if push.title.startswith(("微讲堂", "专家")) else f"{label}：{push.title}"
+        lines.append(f"· {day_with_weekday(push.at)} {push.at:%H:%M} {title}")
     ip_day = dt.date(a.start.year, 4, 26)
     if a.start.date() <= ip_day <= a.end.date():
         lines.append("· 4月26日 世界知识产权日")

@@ -271,7 +271,7 @@ def answer(turn, follower: Follower, attempt: Attempt, text: str) -> Outgoing:
             return with_quiz_reminder(turn, follower, reply)
         what = "没有识别出你的答案" if text else "答题只接受文字回复"
         current = render_question(question, attempt.current_index + 1, attempt.total_questions)
-        return Outgoing(text=f"{what}，{HINTS[question.qtype]}。本题不计入作答：\n\n" + current)
+        return Outgoing(text=f"{what}，{HINTS[question.qtype]}。这条回复不计入作答：\n\n" + current)
     correct, points = grade(question, parsed, points=item.snapshot["points"],
                             partial_credit=turn.config.quiz.partial_credit)
     item.response = parsed.shown()

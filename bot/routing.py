@@ -18,8 +18,8 @@ from scheduler.plan import build_plan
 from . import contact, quiz_flow
 from .followers import touch_follower
 from .models import Follower
-from .outreach import (help_text, match_action, match_reply, reply_by_id, schedule_text, unknown_text,
-                       welcome_text)
+from .outreach import (help_text, match_action, match_reply, menu_key, reply_by_id, schedule_text,
+                       unknown_text, welcome_text)
 from .replies import SILENT, Outgoing
 
 
@@ -110,6 +110,10 @@ def route(turn: Turn) -> Outgoing:
     action = match_action(turn.config, text) if text else None
     if action:
         return ACTIONS[action](turn, follower)
+    key = menu_key(turn.config, text) if text else None
+    if key:
+        # Someone typed a menu button's label: do what the button does.
+        return _run_key(turn, follower, key)
     attempt = quiz_flow.active_attempt(turn)
     if attempt is not None:
         return quiz_flow.answer(turn, follower, attempt, text)

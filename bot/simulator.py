@@ -65,13 +65,16 @@ class WeChatSimulator:
     """Post signed (and, with an AES key, encrypted) XML to a webhook and decode replies."""
 
     def __init__(self, *, token: str, post: Poster, encoding_aes_key: str = "", app_id: str = "",
-                 account: str = ACCOUNT_ID):
+                 account: str = ACCOUNT_ID, realtime: bool = False):
         self.token = token
         self.post = post
         self.account = account
         self.crypto = WeChatCrypto(token, encoding_aes_key, app_id) if encoding_aes_key else None
         self._msg_ids = itertools.count(int(time.time() * 1000) * 1000 + random.randrange(1000))
         self._last_time: dict[str, int] = {}
+        # Real time: wait for the next second instead of running ahead of the clock, so that a
+        # script piped into `simulate` behaves like a person (and a second run follows on).
+        self.realtime = realtime
 
     def next_msg_id(self) -> int:
         return next(self._msg_ids)
@@ -82,9 +85,13 @@ class WeChatSimulator:
         A person cannot read a question and answer it within the same second, so the bot treats
         such an answer as a double tap; scripted senders therefore keep their clocks apart.
         """
-        last = max(int(time.time()), self._last_time.get(openid, 0) + 1)
-        self._last_time[openid] = last
-        return last
+        last = self._last_time.get(openid, 0)
+        if self.realtime:
+            while int(time.time()) <= last:
+                time.sleep(0.05)
+        now = max(int(time.time()), last + 1)
+        self._last_time[openid] = now
+        return now
 
     def request(self, xml: str, *, timestamp: int | None = None, nonce: str | None = None) -> tuple[dict, bytes]:
         """Return the query and body WeChat would send for this message."""

@@ -61,8 +61,17 @@ def parse_answer(question: Question, text: str) -> Parsed | None:
     return Parsed(letters=chosen)
 
 
+# A unit written right after the blank ("期限为____年") may be typed with the answer ("10年").
+_UNIT_AFTER_BLANK = re.compile(r"(?:_{2,}|＿{2,}|（\s*）|\(\s*\))\s*([年月日天周个次项条种名元岁倍件部人%％])")
+
+
 def accepted_texts(question: Question) -> set[str]:
-    return {fold(a).replace(" ", "") for a in question.answer}
+    """Return the accepted fill-in answers, folded, with and without the unit after the blank."""
+    texts = {fold(a).replace(" ", "") for a in question.answer}
+    unit = _UNIT_AFTER_BLANK.search(question.stem)
+    if unit:
+        texts |= {t + fold(unit.group(1)) for t in texts}
+    return texts
 
 
 def grade(question: Question, parsed: Parsed, *, points: int, partial_credit: bool = False) -> tuple[bool, int]:

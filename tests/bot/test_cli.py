@@ -1,6 +1,7 @@
 """The organizer's commands as they run them: init-db, menu push, simulate, and config errors."""
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import threading
@@ -102,9 +103,13 @@ def test_simulate_says_when_the_server_is_not_running(config_file):
     ({"wechat": {"encoding_aes_key": "short"}}, "wechat.encoding_aes_key: 应为空字符串（明文模式）或 43 个字符"),
     ({"activity": {"timezone": "Mars/Olympus"}}, "activity.timezone: 应为IANA 时区名"),
     ({"menu": [{"name": "答题", "key": "nope"}]}, "menu「答题」.key: 应为动作名"),
+    ({"quiz": {"bnak": "default"}}, "quiz.bnak: 没有这个配置项，是否想写 quiz.bank？"),
+    ({"server": {"port": 99999}}, "server.port: 应为 1–65535 之间的端口号，当前为 99999"),
+    ({"database": {"url": "mysql://x"}}, "database.url: 应为sqlite:///instance/bot.db 或 postgresql+psycopg://"),
 ])
 def test_a_bad_config_stops_with_one_line(tmp_path, change, message):
-    data = merge(BASE_CONFIG, {"database": {"url": f"sqlite:///{tmp_path / 'bot.db'}"}, **change})
+    data = merge(BASE_CONFIG, {"database": {"url": f"sqlite:///{tmp_path / 'bot.db'}"}})
+    data = merge(data, change)
     config = write_toml(tmp_path / "bad.toml", data)
     result = run_bot(config, "init-db")
     assert result.returncode == 2
@@ -116,3 +121,14 @@ def test_a_missing_config_file_says_how_to_make_one(tmp_path):
     result = run_bot(tmp_path / "none.toml", "init-db")
     assert result.returncode == 2
     assert "找不到配置文件；可复制 config.example.toml 为 config.toml" in result.stderr
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line(config_file):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_bot(config_file, "serve", "--port", str(port), "--no-scheduler")
+    assert result.returncode == 1
+    assert f"无法在 127.0.0.1:{port} 启动" in result.stderr and "端口可能已被占用" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -147,7 +147,7 @@ def test_unrecognised_answer_reasks_without_counting(wechat, runtime):
         pytest.skip("any text answers a fill-in question")
     reply = wechat.text("p6", "我也不知道呢", create_time=2_000_000_000)
     assert "没有识别出你的答案" in reply.content
-    assert "本题不计入作答" in reply.content
+    assert "这条回复不计入作答" in reply.content
     assert "第1/5题" in reply.content
     assert active(runtime, "p6").current_index == 0
 
@@ -399,3 +399,15 @@ def test_a_turn_does_a_fixed_number_of_queries_whatever_the_number_of_players(we
     many = (middle_turn("q-third"), last_answer_turn("q-fourth"))
     assert few == many, (few, many)
     assert many[0] <= 12, many
+
+
+def test_a_typed_menu_label_does_what_the_button_does(wechat):
+    assert wechat.text("p22", "有奖竞答").content.startswith("第1次答题开始！")
+
+
+def test_a_mistyped_phone_from_a_qualified_player_gets_a_hint(wechat, runtime):
+    wechat.text("p23", "答题")
+    play(wechat, runtime, "p23", correct=5)
+    wechat.text("p23", "张三 13800138000", create_time=next(TICKS))
+    reply = wechat.text("p23", "李四 1380013800", create_time=next(TICKS))
+    assert "没有找到有效的手机号（11位" in reply.content

@@ -60,3 +60,9 @@ def test_partial_credit_is_a_choice():
 def test_judge_grading():
     assert grade(JUDGE, parse_answer(JUDGE, "对"), points=10) == (True, 10)
     assert grade(JUDGE, parse_answer(JUDGE, "错"), points=10) == (False, 0)
+
+
+@pytest.mark.parametrize("typed", ["10", "十", "10年", "十年", "１０ 年"])
+def test_fill_in_accepts_the_unit_written_after_the_blank(typed):
+    question = Question("填空", "实用新型专利权的期限为____年。", (), ("10", "十"), points=10)
+    assert grade(question, parse_answer(question, typed), points=10) == (True, 10)
