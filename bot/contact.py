@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
+
+from questions.fields import fold
 
 from .masking import mask_phone
 from .models import Follower
@@ -24,21 +25,17 @@ class ContactDetails:
     phone: str
 
 
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text or "").strip()
-
-
 _PHONE_ATTEMPT = re.compile(r"\d[\d\s-]{6,}\d")
 
 
 def looks_like_contact(text: str) -> bool:
     """Say whether a message looks like contact details (a run of digits), even a mistyped one."""
-    return bool(_PHONE_ATTEMPT.search(_fold(text)))
+    return bool(_PHONE_ATTEMPT.search(fold(text or "")))
 
 
 def parse_contact(text: str) -> ContactDetails | str:
     """Read "name + mobile" from a message; return the details or a Chinese error to reply."""
-    compact = _fold(text)
+    compact = fold(text or "")
     match = MOBILE.search(compact)
     if not match:
         return "没有找到有效的手机号（11位，以1开头的大陆手机号）。请按“姓名 手机号”发送，例如：张三 13800138000"

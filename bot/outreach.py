@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 
+from questions.fields import fold
 from scheduler.plan import PlannedPush
 
 from .config import Config
@@ -21,8 +21,7 @@ ACTION_LABELS = (
 
 def normalize(text: str) -> str:
     """Fold full-width forms and spaces so keywords match what people type."""
-    folded = unicodedata.normalize("NFKC", text or "").strip()
-    return "".join(folded.split()).lower()
+    return "".join(fold(text or "").split()).lower()
 
 
 def match_action(config: Config, text: str) -> str | None:

@@ -131,21 +131,20 @@ def _window_block(turn) -> str | None:
     return None
 
 
-def _limit_block(turn, openid: str) -> str | None:
+def _limit_block(turn, openid: str, total: int, today: int) -> str | None:
     quiz = turn.config.quiz
     if openid in quiz.testers:
         return None
-    total, today = _used(turn, openid)
-    best = _best_line(turn, openid)
     if total >= quiz.max_attempts:
-        return f"你已用完全部{quiz.max_attempts}次答题机会。{best}".strip()
+        return f"你已用完全部{quiz.max_attempts}次答题机会。{_best_line(turn, openid)}".strip()
     if today >= quiz.max_attempts_per_day:
         tomorrow = _today(turn) + dt.timedelta(days=1)
         if tomorrow > turn.config.activity.end.date():
             when = "本届竞答已无可用日期"
         else:
             when = f"{tomorrow.month}月{tomorrow.day}日0点后可再来"
-        return f"今天的答题次数已用完（每天{quiz.max_attempts_per_day}次），{when}。{best}".strip()
+        return (f"今天的答题次数已用完（每天{quiz.max_attempts_per_day}次），{when}。"
+                f"{_best_line(turn, openid)}").strip()
     return None
 
 
@@ -165,8 +164,12 @@ def _seen(turn, openid: str) -> set[int]:
 
 def with_quiz_reminder(turn, follower: Follower, text: str) -> Outgoing:
     """Add a one-line reminder of the quiz in progress to a keyword's reply."""
-    attempt = active_attempt(turn)
-    if attempt is None or _expired(turn, attempt):
+    return _with_reminder(turn, active_attempt(turn), text)
+
+
+def _with_reminder(turn, attempt: Attempt | None, text: str) -> Outgoing:
+    """Add the reminder for an attempt already loaded in this turn."""
+    if attempt is None or attempt.status != "active" or _expired(turn, attempt):
         return Outgoing(text=text)
     return Outgoing(text=f"{text}\n\n（答题进行中：当前第{attempt.current_index + 1}/{attempt.total_questions}题，"
                          f"直接回复答案继续，回复“{turn.config.keywords['quit'][0]}”交卷）")
@@ -182,7 +185,8 @@ def start(turn, follower: Follower) -> Outgoing:
         prefix = _expiry_text(turn, attempt) + "\n\n"
     else:
         prefix = ""
-    blocked = _window_block(turn) or _limit_block(turn, follower.openid)
+    total, started_today = _used(turn, follower.openid)
+    blocked = _window_block(turn) or _limit_block(turn, follower.openid, total, started_today)
     if blocked:
         return Outgoing(text=prefix + blocked)
     bank, pool = _pool(turn)
@@ -204,7 +208,6 @@ def start(turn, follower: Follower) -> Outgoing:
         shown, order = shuffle_options(original, rng)
         items.append(AttemptItem(position=position, question_id=qid, snapshot=_snapshot(shown, points),
                                  option_order=order))
-    total, _started_today = _used(turn, follower.openid)
     attempt = Attempt(openid=follower.openid, bank_id=bank.id, status="active", started_at=turn.now,
                       local_day=_today(turn), last_activity_at=turn.now,
                       total_questions=len(items), max_score=sum(i.snapshot["points"] for i in items),
@@ -268,7 +271,7 @@ def answer(turn, follower: Follower, attempt: Attempt, text: str) -> Outgoing:
     if parsed is None:
         reply = match_reply(turn.config, text) if text else None
         if reply:
-            return with_quiz_reminder(turn, follower, reply)
+            return _with_reminder(turn, attempt, reply)
         what = "没有识别出你的答案" if text else "答题只接受文字回复"
         current = render_question(question, attempt.current_index + 1, attempt.total_questions)
         return Outgoing(text=f"{what}，{HINTS[question.qtype]}。这条回复不计入作答：\n\n" + current)
@@ -319,4 +322,4 @@ def standing(turn, follower: Follower) -> Outgoing:
         ended = turn.session.scalar(select(func.count()).select_from(Attempt)
                                     .where(Attempt.openid == follower.openid, Attempt.status.in_(ENDED)))
         text = f"{best}\n已答题{ended}次。{_attempts_left_text(turn, follower.openid)}"
-    return with_quiz_reminder(turn, follower, text)
+    return _with_reminder(turn, attempt, text)

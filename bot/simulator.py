@@ -48,7 +48,7 @@ def event_xml(openid: str, event: str, create_time: int, key: str = "", account:
 
 @dataclass(frozen=True)
 class SimReply:
-    """What the follower would see: status, the reply's MsgType and text (or article title)."""
+    """What the follower would see: status, the reply's MsgType and text."""
 
     status: int
     msg_type: str
@@ -116,14 +116,7 @@ class WeChatSimulator:
             outer = xmltodict.parse(text)["xml"]
             plain = self.crypto.decrypt_message(text, outer["MsgSignature"], outer["TimeStamp"], outer["Nonce"])
         doc = xmltodict.parse(plain)["xml"]
-        msg_type = doc.get("MsgType", "")
-        if msg_type == "news":
-            item = doc["Articles"]["item"]
-            item = item[0] if isinstance(item, list) else item
-            content = f"{item.get('Title', '')}\n{item.get('Description', '')}\n{item.get('Url', '')}"
-        else:
-            content = doc.get("Content") or ""
-        return SimReply(status=status, msg_type=msg_type, content=content, raw=plain)
+        return SimReply(status=status, msg_type=doc.get("MsgType", ""), content=doc.get("Content") or "", raw=plain)
 
     def send_xml(self, xml: str, **kwargs) -> SimReply:
         query, body = self.request(xml, **kwargs)
