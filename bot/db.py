@@ -11,8 +11,8 @@ from typing import Iterator
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .models import Base
@@ -55,8 +55,12 @@ class Database:
             connect_args = {}
             if parsed.get_backend_name() == "postgresql":
                 connect_args["options"] = f"-c lock_timeout={int(lock_wait_seconds * 1000)}"
-            self.engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
-                                        connect_args=connect_args)
+            self.engine = create_engine(url, pool_size=5, max_overflow=10, connect_args=connect_args)
+            _ping_idle_connections(self.engine)
+        # Plain reads: a deferred transaction on SQLite; on PostgreSQL each statement on its own,
+        # with no BEGIN and COMMIT round trips.
+        self._read_engine = self.engine.execution_options(
+            **({"sqlite_begin": "DEFERRED"} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}))
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
         # Readers (exports, pages) must not take SQLite's write lock for the length of a long query.
         self.ReadSession = sessionmaker(self.engine.execution_options(sqlite_begin="DEFERRED"),
@@ -65,7 +69,7 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """Open a session that commits on success and rolls back on error."""
-        with self._writer_turn(), self.Session() as session:
+        with self.writer_queue(), self.Session() as session:
             try:
                 yield session
                 session.commit()
@@ -74,7 +78,19 @@ class Database:
                 raise
 
     @contextmanager
-    def _writer_turn(self) -> Iterator[None]:
+    def writer(self) -> Iterator[Connection]:
+        """Open a Core connection in a write transaction (queued like session()); commits on success."""
+        with self.writer_queue(), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """Open a Core connection for a few reads that take no write lock and no transaction round trips."""
+        with self._read_engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def writer_queue(self) -> Iterator[None]:
         """On a SQLite file, queue writers on an OS file lock.
 
         SQLite's own busy handler polls with sleeps of up to 100 ms, which shows up as long tail
@@ -111,6 +127,33 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# A pooled connection unused for longer than this is pinged before use (a database restart
+# while the bot was quiet is found before a follower's message runs into it). Busy connections
+# skip the round trip; if the server goes away under load, the failed statement invalidates the
+# pool and that one message gets the "busy" reply.
+IDLE_PING_SECONDS = 2.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Pessimistic disconnect handling, only for connections that sat idle in the pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn, record):
+        record.info["checked_in"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn, record, _proxy):
+        if time.monotonic() - record.info.get("checked_in", 0.0) < IDLE_PING_SECONDS:
+            return
+        try:
+            with dbapi_conn.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            if not dbapi_conn.autocommit:
+                dbapi_conn.rollback()
+        except Exception as exc:  # noqa: BLE001 - any failure: the pool replaces this connection
+            raise DisconnectionError(str(exc)) from exc
 
 
 def _configure_sqlite(engine: Engine, lock_wait_seconds: float) -> None:

@@ -21,7 +21,11 @@ def touch_follower(*, session: Session, openid: str, now: dt.datetime, is_event:
         session.execute(insert(Follower).values(openid=openid, first_seen_at=now, subscribed=not is_event)
                         .on_conflict_do_nothing(index_elements=["openid"]))
         follower = session.get(Follower, openid)
-    if not is_event and (follower.last_message_at is None
-                         or now - follower.last_message_at >= LAST_MESSAGE_RESOLUTION):
+    if not is_event and last_message_stale(follower.last_message_at, now):
         follower.last_message_at = now
     return follower
+
+
+def last_message_stale(last_message_at: dt.datetime | None, now: dt.datetime) -> bool:
+    """Say whether a message now should update the follower's last_message_at."""
+    return last_message_at is None or now - last_message_at >= LAST_MESSAGE_RESOLUTION

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
+from .answer_turn import try_answer
 from .db import describe_db_error
 from .masking import short_openid
 from .models import InboundMessage
@@ -88,6 +89,9 @@ def process_message(*, runtime, inbound: Inbound, now: dt.datetime | None = None
     key = inbound.dedupe_key
     now = now or runtime.clock()
     try:
+        quick = try_answer(runtime, inbound, now)
+        if quick is not None:
+            return quick
         with runtime.db.session() as session:
             existing = session.scalar(select(InboundMessage.reply).where(InboundMessage.dedupe_key == key))
             if existing is not None:

@@ -9,18 +9,21 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+from dataclasses import dataclass, replace
 
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import bindparam, case, func, insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
-from questions.drawing import Candidate, draw, shuffle_options, to_original_letters
+from questions.drawing import draw, shuffle_options, to_original_letters
 from questions.grading import grade, parse_answer
 from questions.model import Question
 from questions.render import HINTS, format_duration, join_within_limit, render_feedback, render_question
 
 from . import contact
+from .bank_pool import active_pool
 from .masking import mask_phone, short_openid
-from .models import Attempt, AttemptItem, Bank, Follower, QuestionRow
+from .models import Attempt, AttemptItem, Follower
 from .outreach import day, match_reply
 from .replies import Outgoing
 from .standings import ENDED, player_count, rank_of, refresh_best, standing_of
@@ -32,7 +35,8 @@ def _today(turn) -> dt.date:
     return turn.local_now.date()
 
 
-def _question(snapshot: dict) -> Question:
+def question_of(snapshot: dict) -> Question:
+    """Rebuild the question an attempt item shows from its snapshot."""
     return Question(qtype=snapshot["qtype"], stem=snapshot["stem"], options=tuple(snapshot["options"]),
                     answer=tuple(snapshot["answer"]), explanation=snapshot.get("explanation", ""),
                     points=snapshot["points"], category=snapshot.get("category", ""))
@@ -47,6 +51,15 @@ def _snapshot(question: Question, points: int) -> dict:
 # Hot-path statements are built once; only their parameters change per turn.
 _ACTIVE_ATTEMPT = (select(Attempt).where(Attempt.openid == bindparam("openid"), Attempt.status == "active")
                    .with_for_update())
+_NEW_ATTEMPT = insert(Attempt.__table__).values(
+    openid=bindparam("openid"), bank_id=bindparam("bank_id"), status="active", started_at=bindparam("now"),
+    local_day=bindparam("local_day"), last_activity_at=bindparam("now"), total_questions=bindparam("total"),
+    current_index=0, score=0, max_score=bindparam("max_score"), correct_count=0,
+    last_answer_create_time=bindparam("create_time"), best=False)
+_NEW_ITEMS = insert(AttemptItem.__table__)
+_USED = (select(func.count(), func.coalesce(func.sum(case((Attempt.local_day == bindparam("today"), 1), else_=0)), 0))
+         .where(Attempt.openid == bindparam("openid")))
+_SEEN = select(AttemptItem.question_id).join(Attempt).where(Attempt.openid == bindparam("openid"))
 _ITEMS_FROM = (select(AttemptItem).where(AttemptItem.attempt_id == bindparam("attempt_id"),
                                          AttemptItem.position.in_(bindparam("positions", expanding=True)))
                .order_by(AttemptItem.position))
@@ -58,7 +71,7 @@ def _current_item(turn, attempt: Attempt) -> AttemptItem:
 
 def _render_current(turn, attempt: Attempt) -> str:
     item = _current_item(turn, attempt)
-    return render_question(_question(item.snapshot), attempt.current_index + 1, attempt.total_questions)
+    return render_question(question_of(item.snapshot), attempt.current_index + 1, attempt.total_questions)
 
 
 def active_attempt(turn) -> Attempt | None:
@@ -66,9 +79,13 @@ def active_attempt(turn) -> Attempt | None:
     return turn.session.scalars(_ACTIVE_ATTEMPT, {"openid": turn.openid}).first()
 
 
+def idle_too_long(config, last_activity_at: dt.datetime, now: dt.datetime) -> bool:
+    """Say whether an attempt last active at last_activity_at has run out of time by now."""
+    return now - last_activity_at > dt.timedelta(minutes=config.quiz.time_limit_minutes)
+
+
 def _expired(turn, attempt: Attempt) -> bool:
-    limit = dt.timedelta(minutes=turn.config.quiz.time_limit_minutes)
-    return turn.now - attempt.last_activity_at > limit
+    return idle_too_long(turn.config, attempt.last_activity_at, turn.now)
 
 
 def _end(turn, attempt: Attempt, status: str, at: dt.datetime) -> None:
@@ -76,7 +93,8 @@ def _end(turn, attempt: Attempt, status: str, at: dt.datetime) -> None:
     attempt.finished_at = at
     attempt.duration_seconds = max(int((at - attempt.started_at).total_seconds()), 0)
     turn.session.flush()
-    refresh_best(session=turn.session, openid=attempt.openid)
+    best_id = refresh_best(session=turn.session, openid=attempt.openid)
+    set_committed_value(attempt, "best", best_id == attempt.id)  # the UPDATE already stored it
 
 
 def _expire(turn, attempt: Attempt) -> None:
@@ -86,10 +104,7 @@ def _expire(turn, attempt: Attempt) -> None:
 
 def _used(turn, openid: str) -> tuple[int, int]:
     """Return (attempts used in all, attempts started today), counting the active one."""
-    today = _today(turn)
-    total, today_count = turn.session.execute(
-        select(func.count(), func.coalesce(func.sum(case((Attempt.local_day == today, 1), else_=0)), 0))
-        .where(Attempt.openid == openid)).one()
+    total, today_count = turn.session.execute(_USED, {"openid": openid, "today": _today(turn)}).one()
     return int(total), int(today_count)
 
 
@@ -148,18 +163,8 @@ def _limit_block(turn, openid: str, total: int, today: int) -> str | None:
     return None
 
 
-def _pool(turn) -> tuple[Bank | None, list[Candidate]]:
-    bank = turn.session.scalars(select(Bank).where(Bank.name == turn.config.quiz.bank)).first()
-    if bank is None:
-        return None, []
-    rows = turn.session.execute(select(QuestionRow.id, QuestionRow.qtype, QuestionRow.category)
-                                .where(QuestionRow.bank_id == bank.id, QuestionRow.retired.is_(False))).all()
-    return bank, [Candidate(id=r.id, qtype=r.qtype, category=r.category) for r in rows]
-
-
 def _seen(turn, openid: str) -> set[int]:
-    return set(turn.session.scalars(select(AttemptItem.question_id).join(Attempt)
-                                    .where(Attempt.openid == openid)))
+    return set(turn.session.scalars(_SEEN, {"openid": openid}))
 
 
 def with_quiz_reminder(turn, follower: Follower, text: str) -> Outgoing:
@@ -189,40 +194,39 @@ def start(turn, follower: Follower) -> Outgoing:
     blocked = _window_block(turn) or _limit_block(turn, follower.openid, total, started_today)
     if blocked:
         return Outgoing(text=prefix + blocked)
-    bank, pool = _pool(turn)
     quiz = turn.config.quiz
-    if not pool:
+    pool = active_pool(session=turn.session, database_url=turn.runtime.db.url, name=quiz.bank)
+    if pool is None or not pool.candidates:
         logger.warning("quiz bank %r has no questions; follower %s could not start", quiz.bank,
                        short_openid(follower.openid))
         return Outgoing(text=prefix + "题库正在准备中，请稍后再试。")
     rng = random.Random()
-    ids = draw(pool, count=min(quiz.questions_per_attempt, len(pool)), rng=rng,
+    ids = draw(pool.candidates, count=min(quiz.questions_per_attempt, len(pool.candidates)), rng=rng,
                seen=_seen(turn, follower.openid), by_type=quiz.draw_types, by_category=quiz.draw_categories)
-    rows = {r.id: r for r in turn.session.scalars(select(QuestionRow).where(QuestionRow.id.in_(ids)))}
     items = []
     for position, qid in enumerate(ids):
-        row = rows[qid]
-        points = row.points or quiz.default_points
-        original = Question(qtype=row.qtype, stem=row.stem, options=tuple(row.options), answer=tuple(row.answer),
-                            explanation=row.explanation, points=points, category=row.category)
-        shown, order = shuffle_options(original, rng)
-        items.append(AttemptItem(position=position, question_id=qid, snapshot=_snapshot(shown, points),
-                                 option_order=order))
-    attempt = Attempt(openid=follower.openid, bank_id=bank.id, status="active", started_at=turn.now,
-                      local_day=_today(turn), last_activity_at=turn.now,
-                      total_questions=len(items), max_score=sum(i.snapshot["points"] for i in items),
-                      last_answer_create_time=turn.inbound.create_time, items=items)
+        stored = pool.questions[qid]
+        points = stored.points or quiz.default_points
+        shown, order = shuffle_options(replace(stored, points=points), rng)
+        items.append({"position": position, "question_id": qid, "snapshot": _snapshot(shown, points),
+                      "option_order": order})
+    max_score = sum(item["snapshot"]["points"] for item in items)
     try:
         with turn.session.begin_nested():
-            turn.session.add(attempt)
+            attempt_id = turn.session.execute(_NEW_ATTEMPT, {
+                "openid": follower.openid, "bank_id": pool.bank_id, "now": turn.now, "local_day": _today(turn),
+                "total": len(items), "max_score": max_score,
+                "create_time": turn.inbound.create_time}).inserted_primary_key[0]
+            turn.session.execute(_NEW_ITEMS, [{**item, "attempt_id": attempt_id} for item in items])
     except IntegrityError:
         # A concurrent "start" on another worker won the one-active-attempt constraint.
         current = active_attempt(turn)
         return Outgoing(text="你正在答题中，请继续作答：\n\n" + _render_current(turn, current))
-    logger.info("attempt %s started by %s (%d questions)", attempt.id, short_openid(follower.openid), len(items))
-    rules = (f"第{total + 1}次答题开始！共{len(items)}题，满分{attempt.max_score}分；"
+    logger.info("attempt %s started by %s (%d questions)", attempt_id, short_openid(follower.openid), len(items))
+    rules = (f"第{total + 1}次答题开始！共{len(items)}题，满分{max_score}分；"
              f"{quiz.time_limit_minutes}分钟内不作答将自动交卷，回复“{turn.config.keywords['quit'][0]}”可提前交卷。")
-    return Outgoing(text=f"{prefix}{rules}\n\n{_render_current(turn, attempt)}")
+    first = render_question(question_of(items[0]["snapshot"]), 1, len(items))
+    return Outgoing(text=f"{prefix}{rules}\n\n{first}")
 
 
 def _expiry_text(turn, attempt: Attempt) -> str:
@@ -254,6 +258,32 @@ def _result_text(turn, follower: Follower, attempt: Attempt, headline: str) -> s
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class Graded:
+    """An answer graded against the question it was given for, with the feedback to show."""
+
+    response: str  # the answer as graded, in the letters shown
+    original_choice: str | None  # chosen letters in the bank's original order
+    correct: bool
+    points: int
+    feedback: str
+
+
+def grade_answer(config, question: Question, parsed, *, points: int, option_order: list[int]) -> Graded:
+    """Grade a parsed answer and word the feedback (pure: the caller stores the result)."""
+    correct, awarded = grade(question, parsed, points=points, partial_credit=config.quiz.partial_credit)
+    feedback = (render_feedback(question, parsed, correct=correct, points=awarded) if config.quiz.feedback
+                else "已记录你的答案。")
+    original = to_original_letters(parsed.letters, option_order) if parsed.letters else None
+    return Graded(response=parsed.shown(), original_choice=original, correct=correct, points=awarded,
+                  feedback=feedback)
+
+
+def feedback_and_next(graded: Graded, next_snapshot: dict, next_index: int, total: int) -> str:
+    """The reply to an answer that is not the last: the feedback, then question next_index (0-based)."""
+    return join_within_limit(graded.feedback, render_question(question_of(next_snapshot), next_index + 1, total))
+
+
 def answer(turn, follower: Follower, attempt: Attempt, text: str) -> Outgoing:
     """Grade an answer to the current question once, then ask the next or show the result."""
     if _expired(turn, attempt):
@@ -266,7 +296,7 @@ def answer(turn, follower: Follower, attempt: Attempt, text: str) -> Outgoing:
     # The current question and the next one, in one query.
     item, *following = turn.session.scalars(
         _ITEMS_FROM, {"attempt_id": attempt.id, "positions": [attempt.current_index, attempt.current_index + 1]}).all()
-    question = _question(item.snapshot)
+    question = question_of(item.snapshot)
     parsed = parse_answer(question, text) if text else None
     if parsed is None:
         reply = match_reply(turn.config, text) if text else None
@@ -275,26 +305,24 @@ def answer(turn, follower: Follower, attempt: Attempt, text: str) -> Outgoing:
         what = "没有识别出你的答案" if text else "答题只接受文字回复"
         current = render_question(question, attempt.current_index + 1, attempt.total_questions)
         return Outgoing(text=f"{what}，{HINTS[question.qtype]}。这条回复不计入作答：\n\n" + current)
-    correct, points = grade(question, parsed, points=item.snapshot["points"],
-                            partial_credit=turn.config.quiz.partial_credit)
-    item.response = parsed.shown()
-    item.original_choice = to_original_letters(parsed.letters, item.option_order) if parsed.letters else None
-    item.correct = correct
-    item.points_awarded = points
+    graded = grade_answer(turn.config, question, parsed, points=item.snapshot["points"],
+                          option_order=item.option_order)
+    item.response = graded.response
+    item.original_choice = graded.original_choice
+    item.correct = graded.correct
+    item.points_awarded = graded.points
     item.answered_at = turn.now
-    attempt.score += points
-    attempt.correct_count += int(correct)
+    attempt.score += graded.points
+    attempt.correct_count += int(graded.correct)
     attempt.current_index += 1
     attempt.last_activity_at = turn.now
     attempt.last_answer_create_time = turn.inbound.create_time
-    feedback = (render_feedback(question, parsed, correct=correct, points=points) if turn.config.quiz.feedback
-                else "已记录你的答案。")
     if attempt.current_index >= attempt.total_questions:
         _end(turn, attempt, "finished", turn.now)
         logger.info("attempt %s finished: %d/%d", attempt.id, attempt.score, attempt.max_score)
-        return Outgoing(text=join_within_limit(feedback, _result_text(turn, follower, attempt, "答题结束！")))
-    upcoming = render_question(_question(following[0].snapshot), attempt.current_index + 1, attempt.total_questions)
-    return Outgoing(text=join_within_limit(feedback, upcoming))
+        return Outgoing(text=join_within_limit(graded.feedback, _result_text(turn, follower, attempt, "答题结束！")))
+    return Outgoing(text=feedback_and_next(graded, following[0].snapshot, attempt.current_index,
+                                           attempt.total_questions))
 
 
 def quit_attempt(turn, follower: Follower) -> Outgoing:

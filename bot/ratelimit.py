@@ -34,16 +34,17 @@ class RateDecision:
     count: int
 
 
-# One statement, the same SQL on SQLite and PostgreSQL, built once. Both SET expressions see
-# the row as it was, so the window test is the same for each.
-_COUNT = text(
+# One statement, the same SQL on SQLite and PostgreSQL. Both SET expressions see the row as it
+# was, so the window test is the same for each.
+COUNT_SQL = (
     "INSERT INTO kv_store (key, value, expires_at) VALUES (:key, '1', :expires) "
     "ON CONFLICT (key) DO UPDATE SET "
     "value = CASE WHEN kv_store.expires_at <= :now THEN '1' "
     "ELSE CAST(CAST(kv_store.value AS INTEGER) + 1 AS TEXT) END, "
     "expires_at = CASE WHEN kv_store.expires_at <= :now THEN excluded.expires_at ELSE kv_store.expires_at END "
     "RETURNING value"
-).bindparams(bindparam("now", type_=DateTime), bindparam("expires", type_=DateTime))
+)
+_COUNT = text(COUNT_SQL).bindparams(bindparam("now", type_=DateTime), bindparam("expires", type_=DateTime))
 
 
 def counts_toward_limit(msg_type: str, event: str) -> bool:
@@ -51,15 +52,23 @@ def counts_toward_limit(msg_type: str, event: str) -> bool:
     return msg_type != "event" or event not in _EXEMPT_EVENTS
 
 
+def count_params(settings: RateLimitConfig, openid: str, now: dt.datetime) -> dict:
+    """The parameters of COUNT_SQL for one message (times as naive UTC datetimes)."""
+    return {"key": KEY_PREFIX + openid, "now": now, "expires": now + dt.timedelta(seconds=settings.window_seconds)}
+
+
+def decide(settings: RateLimitConfig, openid: str, count: int) -> RateDecision:
+    """Say whether the count-th message in the window is allowed (and log the first one over)."""
+    if count == settings.messages + 1:
+        logger.warning("rate limit: %s sent over %d messages in %d s", short_openid(openid), settings.messages,
+                       settings.window_seconds)
+    return RateDecision(allowed=count <= settings.messages, count=count)
+
+
 def admit(*, session: Session, settings: RateLimitConfig, openid: str, msg_type: str, event: str,
           now: dt.datetime) -> RateDecision:
     """Count one message from a follower in the open transaction and say whether it is within the limit."""
     if not settings.messages or not counts_toward_limit(msg_type, event):
         return RateDecision(allowed=True, count=0)
-    params = {"key": KEY_PREFIX + openid, "now": now, "expires": now + dt.timedelta(seconds=settings.window_seconds)}
-    count = int(session.execute(_COUNT, params).scalar_one())
-    allowed = count <= settings.messages
-    if count == settings.messages + 1:
-        logger.warning("rate limit: %s sent over %d messages in %d s", short_openid(openid), settings.messages,
-                       settings.window_seconds)
-    return RateDecision(allowed=allowed, count=count)
+    count = int(session.execute(_COUNT, count_params(settings, openid, now)).scalar_one())
+    return decide(settings, openid, count)
