@@ -17,14 +17,25 @@ import logging
 from dataclasses import dataclass
 
 from questions.grading import parse_answer
+from questions.render import join_within_limit
 
+from . import contact
 from .driver_sql import DriverConnection, Statement, driver_connection
 from .followers import last_message_stale
 from .masking import short_openid
-from .outreach import match_action, menu_key
-from .quiz_flow import feedback_and_next, grade_answer, idle_too_long, question_of
+from .quiz_flow import (
+    Graded,
+    attempts_left_text,
+    feedback_and_next,
+    grade_answer,
+    idle_too_long,
+    question_of,
+    rank_line,
+    result_text,
+)
 from .ratelimit import COUNT_SQL, count_params, counts_toward_limit, decide
 from .replies import Outgoing, render_reply
+from .standings import ENDED
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +43,13 @@ logger = logging.getLogger(__name__)
 # of the follower's active attempt.
 _READ = Statement("""
     SELECT m.reply, s.id, s.current_index, s.total_questions, s.last_activity_at, s.last_answer_create_time,
-           s.last_message_at, s.position, s.snapshot, s.option_order
+           s.last_message_at, s.position, s.snapshot, s.option_order, s.score, s.correct_count, s.max_score,
+           s.started_at, s.name, s.phone
     FROM (SELECT 1 AS one) AS one
     LEFT JOIN inbound_messages m ON m.dedupe_key = :key
     LEFT JOIN (SELECT a.id, a.current_index, a.total_questions, a.last_activity_at, a.last_answer_create_time,
-                      f.last_message_at, i.position, i.snapshot, i.option_order
+                      f.last_message_at, i.position, i.snapshot, i.option_order, a.score, a.correct_count,
+                      a.max_score, a.started_at, f.name, f.phone
                FROM attempts a
                JOIN followers f ON f.openid = a.openid
                JOIN attempt_items i ON i.attempt_id = a.id
@@ -44,7 +57,8 @@ _READ = Statement("""
                  AND i.position BETWEEN a.current_index AND a.current_index + 1) AS s ON 1 = 1
     ORDER BY s.position
 """)
-_COUNT = Statement(COUNT_SQL)
+_RATE_SQL = COUNT_SQL.replace(":key", ":rate_key")  # :key is the dedupe key here
+_COUNT = Statement(_RATE_SQL)
 # Moves the attempt on only if it is still active and on the question that was graded.
 _ADVANCE = Statement("""
     UPDATE attempts SET score = score + :points, correct_count = correct_count + :right,
@@ -56,11 +70,62 @@ _RECORD = Statement("""
            points_awarded = :points, answered_at = :now
     WHERE attempt_id = :id AND position = :index
 """)
-_TOUCH = Statement("UPDATE followers SET last_message_at = :now WHERE openid = :openid")
-_CLAIM = Statement("""
+TOUCH = Statement("UPDATE followers SET last_message_at = :now WHERE openid = :openid")
+CLAIM = Statement("""
     INSERT INTO inbound_messages (dedupe_key, openid, msg_type, create_time, received_at, reply)
     VALUES (:key, :openid, 'text', :create_time, :now, :reply)
 """)
+
+
+# The last answer. The standing order (score, then less time, then earlier finish) is
+# standings.STANDING_ORDER's; the counts are standings.rank_of's and player_count's.
+_FINISH = Statement("""
+    UPDATE attempts SET score = score + :points, correct_count = correct_count + :right,
+           current_index = current_index + 1, last_activity_at = :now, last_answer_create_time = :create_time,
+           status = 'finished', finished_at = :now, duration_seconds = :duration
+    WHERE id = :id AND status = 'active' AND current_index = :index
+""")
+_BEST_OF = Statement(f"""
+    SELECT id FROM attempts WHERE openid = :openid AND status IN ({", ".join(f"'{s}'" for s in ENDED)})
+    ORDER BY score DESC, duration_seconds ASC, finished_at ASC, id ASC LIMIT 1
+""")
+_MARK_BEST = Statement("UPDATE attempts SET best = (id = :id) WHERE openid = :openid AND (best = :yes OR id = :id)")
+_RANK = Statement("""
+    SELECT (SELECT count(*) FROM attempts WHERE best = :yes AND (
+              score > :score
+              OR (score = :score AND duration_seconds < :duration)
+              OR (score = :score AND duration_seconds = :duration AND finished_at < :now)
+              OR (score = :score AND duration_seconds = :duration AND finished_at = :now AND id < :id))),
+           (SELECT count(*) FROM attempts WHERE best = :yes)
+""")
+_USED = Statement("""
+    SELECT count(*), coalesce(sum(CASE WHEN local_day = :today THEN 1 ELSE 0 END), 0)
+    FROM attempts WHERE openid = :openid
+""")
+_ASK_CONTACT = Statement("UPDATE followers SET state = :state WHERE openid = :openid")
+
+# PostgreSQL: the same writes as data-modifying CTEs of one statement. Each step only acts if the
+# attempt moved on (adv returned its id), so a stale read or a follower over the limit changes nothing.
+_WRITES_AFTER_ADVANCE = """
+    rec AS (UPDATE attempt_items SET response = :response, original_choice = :original, correct = :correct,
+                   points_awarded = :points, answered_at = :now
+            WHERE attempt_id = (SELECT id FROM adv) AND position = :index RETURNING 1),
+    touch AS (UPDATE followers SET last_message_at = :now
+              WHERE openid = :openid AND :touch AND EXISTS (SELECT 1 FROM adv) RETURNING 1),
+    claim AS (INSERT INTO inbound_messages (dedupe_key, openid, msg_type, create_time, received_at, reply)
+              SELECT :key, :openid, 'text', :create_time, :now, :reply FROM adv RETURNING 1)
+"""
+_ADVANCE_CTE = """
+    adv AS (UPDATE attempts SET score = score + :points, correct_count = correct_count + :right,
+                   current_index = current_index + 1, last_activity_at = :now, last_answer_create_time = :create_time
+            WHERE id = :id AND status = 'active' AND current_index = :index {rated} RETURNING id),
+"""
+_WRITE = Statement("WITH " + _ADVANCE_CTE.format(rated="") + _WRITES_AFTER_ADVANCE
+                   + "SELECT count(*) FROM adv")
+_WRITE_RATED = Statement(
+    "WITH rate AS (" + _RATE_SQL.replace("RETURNING value", "RETURNING CAST(value AS INTEGER) AS n")
+    + "), " + _ADVANCE_CTE.format(rated="AND (SELECT n FROM rate) <= :limit") + _WRITES_AFTER_ADVANCE
+    + "SELECT (SELECT n FROM rate), (SELECT count(*) FROM adv)")
 
 
 @dataclass(frozen=True)
@@ -76,37 +141,48 @@ class _Item:
     position: int
     snapshot: dict
     option_order: list[int]
+    score: int
+    correct_count: int
+    max_score: int
+    started_at: dt.datetime
+    name: str | None
+    phone: str | None
 
 
-class _Moved(Exception):
+class FallBack(Exception):
     """The attempt changed after it was read, or the follower is over the rate limit: go the general way."""
 
 
 @dataclass(frozen=True)
 class _Planned:
-    """What one answer will change, and the reply it gets."""
+    """What one answer will change, and the reply it gets (worded at write time for the last question)."""
 
     attempt_id: int
     index: int
-    graded: object  # quiz_flow.Graded
+    graded: Graded
     touch_follower: bool
     reply: str
+    current: _Item  # the item answered, with the attempt as read
+    last: bool  # the answer to the last question: the attempt ends
 
 
 def _items(conn: DriverConnection, rows: list[tuple]) -> list[_Item]:
     return [_Item(attempt_id=r[1], current_index=r[2], total_questions=r[3], last_activity_at=conn.read_time(r[4]),
                   last_answer_create_time=r[5], last_message_at=conn.read_time(r[6]), position=r[7],
-                  snapshot=conn.read_json(r[8]), option_order=conn.read_json(r[9]))
+                  snapshot=conn.read_json(r[8]), option_order=conn.read_json(r[9]), score=r[10],
+                  correct_count=r[11], max_score=r[12], started_at=conn.read_time(r[13]), name=r[14], phone=r[15])
             for r in rows if r[1] is not None]
 
 
 def _plan(runtime, items: list[_Item], inbound, now: dt.datetime) -> _Planned | None:
-    """Grade the answer against the items read; None unless this is a plain answer to a middle question."""
-    if len(items) != 2:  # no active attempt, or the current question is the last
+    """Grade the answer against the items read; None unless it is a plain answer to the current question."""
+    if not items:
         return None
     config = runtime.config
-    current, following = items
-    if (current.position != current.current_index or idle_too_long(config, current.last_activity_at, now)
+    current = items[0]
+    last = len(items) == 1 and current.current_index == current.total_questions - 1
+    if ((len(items) != 2 and not last) or current.position != current.current_index
+            or idle_too_long(config, current.last_activity_at, now)
             or inbound.create_time <= current.last_answer_create_time):
         return None
     question = question_of(current.snapshot)
@@ -115,23 +191,23 @@ def _plan(runtime, items: list[_Item], inbound, now: dt.datetime) -> _Planned | 
         return None
     graded = grade_answer(config, question, parsed, points=current.snapshot["points"],
                           option_order=current.option_order)
-    text_out = feedback_and_next(graded, following.snapshot, current.current_index + 1, current.total_questions)
-    reply = render_reply(Outgoing(text=text_out), to_user=inbound.openid, from_user=inbound.account,
-                         create_time=inbound.create_time)
+    reply = ""
+    if not last:
+        text_out = feedback_and_next(graded, items[1].snapshot, current.current_index + 1, current.total_questions)
+        reply = render_reply(Outgoing(text=text_out), to_user=inbound.openid, from_user=inbound.account,
+                             create_time=inbound.create_time)
     return _Planned(attempt_id=current.attempt_id, index=current.current_index, graded=graded,
-                    touch_follower=last_message_stale(current.last_message_at, now), reply=reply)
+                    touch_follower=last_message_stale(current.last_message_at, now), reply=reply,
+                    current=current, last=last)
 
 
 def try_answer(runtime, inbound, now: dt.datetime) -> str | None:
-    """Handle a plain answer to a middle question and return its reply; None to use the general path.
+    """Handle a text that is no keyword as an answer and return its reply; None to use the general path.
 
     Raises IntegrityError when another copy of the message committed first (the caller answers
     with the stored reply), and the database's errors like the general path does.
     """
     config = runtime.config
-    text = inbound.content
-    if inbound.msg_type != "text" or not text or match_action(config, text) or menu_key(config, text):
-        return None  # an event or a keyword: the general path, which also looks for a stored reply
     with driver_connection(runtime.db) as conn:
         rows = conn.rows(_READ, {"key": inbound.dedupe_key, "openid": inbound.openid})
         stored = rows[0][0]
@@ -141,29 +217,119 @@ def try_answer(runtime, inbound, now: dt.datetime) -> str | None:
         planned = _plan(runtime, _items(conn, rows), inbound, now)
         if planned is None:
             return None
-        graded = planned.graded
-        at = conn.stored_time(now)
-        try:
-            with conn.transaction():
-                limit = config.ratelimit
-                if limit.messages and counts_toward_limit(inbound.msg_type, inbound.event):
-                    params = count_params(limit, inbound.openid, now)
-                    params.update(now=at, expires=conn.stored_time(params["expires"]))
-                    count = int(conn.rows(_COUNT, params)[0][0])
-                    if not decide(limit, inbound.openid, count).allowed:
-                        raise _Moved  # the general path counts it again (this count rolls back) and answers it
-                moved = conn.execute(_ADVANCE, {"id": planned.attempt_id, "index": planned.index,
-                                                "points": graded.points, "right": int(graded.correct), "now": at,
-                                                "create_time": inbound.create_time})
-                if moved != 1:
-                    raise _Moved
-                conn.execute(_RECORD, {"id": planned.attempt_id, "index": planned.index,
-                                       "response": graded.response, "original": graded.original_choice,
-                                       "correct": graded.correct, "points": graded.points, "now": at})
-                if planned.touch_follower:
-                    conn.execute(_TOUCH, {"openid": inbound.openid, "now": at})
-                conn.execute(_CLAIM, {"key": inbound.dedupe_key, "openid": inbound.openid,
-                                      "create_time": inbound.create_time, "now": at, "reply": planned.reply})
-        except _Moved:
+        if planned.last:
+            return finish(runtime, conn, inbound, planned, now)
+        write = _write_steps if conn.is_sqlite else _write_at_once
+        if not write(conn, config.ratelimit, inbound, planned, now):
             return None
     return planned.reply
+
+
+def _rate_params(conn: DriverConnection, limit, openid: str, now: dt.datetime) -> dict:
+    params = count_params(limit, openid, now)
+    return {"rate_key": params["key"], "now": conn.stored_time(now), "expires": conn.stored_time(params["expires"])}
+
+
+def _write_params(conn: DriverConnection, inbound, planned: _Planned, now: dt.datetime) -> dict:
+    graded = planned.graded
+    return {"id": planned.attempt_id, "index": planned.index, "points": graded.points, "right": int(graded.correct),
+            "response": graded.response, "original": graded.original_choice, "correct": graded.correct,
+            "touch": planned.touch_follower, "key": inbound.dedupe_key, "openid": inbound.openid,
+            "create_time": inbound.create_time, "now": conn.stored_time(now), "reply": planned.reply}
+
+
+def count_message(conn: DriverConnection, limit, inbound, now: dt.datetime) -> None:
+    """Count the message toward the follower's rate limit; FallBack if it is over (the count rolls back)."""
+    if limit.messages and counts_toward_limit(inbound.msg_type, inbound.event):
+        count = int(conn.rows(_COUNT, _rate_params(conn, limit, inbound.openid, now))[0][0])
+        if not decide(limit, inbound.openid, count).allowed:
+            raise FallBack  # the general path counts it again and answers it
+
+
+def _write_steps(conn: DriverConnection, limit, inbound, planned: _Planned, now: dt.datetime) -> bool:
+    """SQLite: the writes as a few statements in one queued transaction (in-process, so cheap)."""
+    params = _write_params(conn, inbound, planned, now)
+    try:
+        with conn.transaction():
+            count_message(conn, limit, inbound, now)
+            if conn.execute(_ADVANCE, params) != 1:
+                raise FallBack
+            conn.execute(_RECORD, params)
+            if planned.touch_follower:
+                conn.execute(TOUCH, params)
+            conn.execute(CLAIM, params)
+    except FallBack:
+        return False
+    return True
+
+
+def _write_at_once(conn: DriverConnection, limit, inbound, planned: _Planned, now: dt.datetime) -> bool:
+    """PostgreSQL: the writes as one statement, so one round trip (a statement is its own transaction).
+
+    A message over the rate limit, or one whose attempt moved, changes nothing but the rate
+    count and goes the general way, where it is counted again: only messages already over the
+    limit, or in a rare race, count twice.
+    """
+    params = _write_params(conn, inbound, planned, now)
+    if limit.messages and counts_toward_limit(inbound.msg_type, inbound.event):
+        params.update(_rate_params(conn, limit, inbound.openid, now), limit=limit.messages)
+        count, applied = conn.rows(_WRITE_RATED, params)[0]
+        decide(limit, inbound.openid, int(count))  # logs the first message over the limit
+    else:
+        (applied,) = conn.rows(_WRITE, params)[0]
+    return applied == 1
+
+
+@dataclass(frozen=True)
+class _Ended:
+    """The attempt as the last answer ends it, as the result message shows it."""
+
+    score: int
+    max_score: int
+    correct_count: int
+    total_questions: int
+    duration_seconds: int
+
+
+def finish(runtime, conn: DriverConnection, inbound, planned: _Planned, now: dt.datetime) -> str | None:
+    """The answer to the last question: end the attempt, mark the best, rank it and word the result.
+
+    One transaction of short statements on either database. If the attempt moved, or the one
+    just ended is not the player's best (their result names the best one instead), nothing is
+    written and the general path answers.
+    """
+    config = runtime.config
+    current, graded, openid = planned.current, planned.graded, inbound.openid
+    ended = _Ended(score=current.score + graded.points, max_score=current.max_score,
+                   correct_count=current.correct_count + int(graded.correct), total_questions=current.total_questions,
+                   duration_seconds=max(int((now - current.started_at).total_seconds()), 0))
+    params = _write_params(conn, inbound, planned, now)
+    params.update(duration=ended.duration_seconds, score=ended.score, yes=True)
+    local_today = now.replace(tzinfo=dt.timezone.utc).astimezone(config.activity.tz).date()
+    try:
+        with conn.transaction():
+            count_message(conn, config.ratelimit, inbound, now)
+            if conn.execute(_FINISH, params) != 1:
+                raise FallBack
+            conn.execute(_RECORD, params)
+            if conn.rows(_BEST_OF, params)[0][0] != planned.attempt_id:
+                raise FallBack
+            conn.execute(_MARK_BEST, params)
+            ahead, players = conn.rows(_RANK, params)[0]
+            total, today = (0, 0) if openid in config.quiz.testers else conn.rows(
+                _USED, {"openid": openid, "today": conn.stored_date(local_today)})[0]
+            text, ask_contact = result_text(
+                config, ended, "答题结束！", standing_line=rank_line(int(ahead) + 1, int(players)),
+                attempts_left=attempts_left_text(config, openid, int(total), int(today), local_today),
+                name=current.name, phone=current.phone)
+            if ask_contact:
+                conn.execute(_ASK_CONTACT, {"openid": openid, "state": contact.STATE})
+            if planned.touch_follower:
+                conn.execute(TOUCH, params)
+            reply = render_reply(Outgoing(text=join_within_limit(graded.feedback, text)), to_user=openid,
+                                 from_user=inbound.account, create_time=inbound.create_time)
+            conn.execute(CLAIM, {**params, "reply": reply})
+    except FallBack:
+        return None
+    logger.info("attempt %s finished: %d/%d", planned.attempt_id, ended.score, ended.max_score)
+    return reply

@@ -45,7 +45,7 @@ def active_pool(*, session: Session, database_url: str, name: str) -> BankPool |
         return None
     key = (database_url, name)
     cached = _cache.get(key)
-    if cached is not None and (cached.bank_id, cached.version, cached.imported_at) == tuple(bank):
+    if cached is not None and is_current(cached, *bank):
         return cached
     rows = session.scalars(_ROWS, {"bank_id": bank.id}).all()
     pool = BankPool(bank_id=bank.id, version=bank.version, imported_at=bank.imported_at,
@@ -54,3 +54,13 @@ def active_pool(*, session: Session, database_url: str, name: str) -> BankPool |
     with _lock:
         _cache[key] = pool
     return pool
+
+
+def cached_pool(*, database_url: str, name: str) -> BankPool | None:
+    """Return the pool cached for the named bank, if any; the caller checks it is still current."""
+    return _cache.get((database_url, name))
+
+
+def is_current(pool: BankPool, bank_id: int, version: int, imported_at: dt.datetime) -> bool:
+    """Say whether a cached pool is the bank as it is now."""
+    return (pool.bank_id, pool.version, pool.imported_at) == (bank_id, version, imported_at)

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 from contextlib import contextmanager
 from typing import Any, Iterator
 
 from sqlalchemy.exc import DBAPIError
+
+logger = logging.getLogger(__name__)
 
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
@@ -46,6 +49,9 @@ class DriverConnection:
     def stored_time(self, value: dt.datetime) -> Any:
         return value.strftime(_SQLITE_DATETIME) if self.is_sqlite else value
 
+    def stored_date(self, value: dt.date) -> Any:
+        return value.isoformat() if self.is_sqlite else value
+
     def read_time(self, value: Any) -> dt.datetime | None:
         if value is None or isinstance(value, dt.datetime):
             return value
@@ -62,8 +68,21 @@ class DriverConnection:
         """Run a statement and return how many rows it changed."""
         return self._run(statement, params, fetch=False)
 
+    def execute_many(self, statement: Statement, rows: list[dict]) -> None:
+        """Run a statement once per parameter set."""
+        sql = statement.for_driver(self.is_sqlite)
+        _trace(sql)
+        cursor = self._raw.cursor()
+        try:
+            cursor.executemany(sql, rows)
+        except self._dialect.loaded_dbapi.Error as exc:
+            raise self._wrap(exc, sql, rows) from exc
+        finally:
+            cursor.close()
+
     def _run(self, statement: Statement, params: dict, *, fetch: bool):
         sql = statement.for_driver(self.is_sqlite)
+        _trace(sql)
         cursor = self._raw.cursor()
         try:
             cursor.execute(sql, params)
@@ -81,6 +100,7 @@ class DriverConnection:
                                    connection_invalidated=invalid, dialect=self._dialect)
 
     def _command(self, sql: str) -> None:
+        _trace(sql)
         cursor = self._raw.cursor()
         try:
             cursor.execute(sql)
@@ -105,6 +125,12 @@ class DriverConnection:
                     pass  # the connection is gone; the server rolled back
                 raise
             self._command("COMMIT")
+
+
+def _trace(sql: str) -> None:
+    """Log each statement's SQL (never its parameters) at DEBUG, as SQLAlchemy's echo would."""
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("%s", sql)
 
 
 @contextmanager

@@ -18,9 +18,11 @@ from .answer_turn import try_answer
 from .db import describe_db_error
 from .masking import short_openid
 from .models import InboundMessage
+from .outreach import match_action, menu_key
 from .ratelimit import THROTTLED_TEXT, admit
 from .replies import Outgoing, render_reply
 from .routing import Turn, route
+from .start_turn import try_start
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +91,7 @@ def process_message(*, runtime, inbound: Inbound, now: dt.datetime | None = None
     key = inbound.dedupe_key
     now = now or runtime.clock()
     try:
-        quick = try_answer(runtime, inbound, now)
+        quick = _quick_turn(runtime, inbound, now)
         if quick is not None:
             return quick
         with runtime.db.session() as session:
@@ -130,6 +132,20 @@ def process_message(*, runtime, inbound: Inbound, now: dt.datetime | None = None
         return _busy(inbound)
     logger.debug("handled %s in %.1f ms", key, (time.perf_counter() - started) * 1000)
     return reply
+
+
+def _quick_turn(runtime, inbound: Inbound, now: dt.datetime) -> str | None:
+    """The two turns that make up nearly all traffic, on the driver connection: starting the quiz
+    and answering a question. None sends the message the general way (route)."""
+    text = inbound.content
+    if inbound.msg_type != "text" or not text:
+        return None
+    action = match_action(runtime.config, text)
+    if action == "quiz":
+        return try_start(runtime, inbound, now)
+    if action or menu_key(runtime.config, text):
+        return None
+    return try_answer(runtime, inbound, now)
 
 
 def _busy(inbound: Inbound) -> str:

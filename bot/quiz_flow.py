@@ -109,19 +109,26 @@ def _used(turn, openid: str) -> tuple[int, int]:
 
 
 def _attempts_left_text(turn, openid: str) -> str:
-    quiz = turn.config.quiz
+    if openid in turn.config.quiz.testers:
+        return attempts_left_text(turn.config, openid, 0, 0, _today(turn))
+    total, today = _used(turn, openid)
+    return attempts_left_text(turn.config, openid, total, today, _today(turn))
+
+
+def attempts_left_text(config, openid: str, total: int, today_count: int, local_today: dt.date) -> str:
+    """Say how many attempts a player has left, given those used in all and today."""
+    quiz = config.quiz
     if openid in quiz.testers:
         return "测试账号：不限答题次数，成绩不计入结果"
-    total, today = _used(turn, openid)
     left = max(quiz.max_attempts - total, 0)
     if left == 0:
         return "剩余答题机会：0次（机会已用完）"
-    if today >= quiz.max_attempts_per_day:
-        tomorrow = _today(turn) + dt.timedelta(days=1)
-        if tomorrow > turn.config.activity.end.date():
+    if today_count >= quiz.max_attempts_per_day:
+        tomorrow = local_today + dt.timedelta(days=1)
+        if tomorrow > config.activity.end.date():
             return f"剩余答题机会：{left}次（今天的次数已用完，本届竞答已无可用日期）"
         return f"剩余答题机会：{left}次（今天的次数已用完，{tomorrow.month}月{tomorrow.day}日可再来）"
-    return f"剩余答题机会：{left}次（回复“{turn.config.keywords['quiz'][0]}”再来一次）"
+    return f"剩余答题机会：{left}次（回复“{config.keywords['quiz'][0]}”再来一次）"
 
 
 def _best_line(turn, openid: str) -> str:
@@ -132,11 +139,17 @@ def _best_line(turn, openid: str) -> str:
             f"排名第{standing.rank}名（共{standing.players}人）。")
 
 
+def window_closed(config, openid: str, local_now: dt.datetime) -> bool:
+    """Say whether the quiz is closed to this follower now (testers may play any time)."""
+    activity = config.activity
+    return openid not in config.quiz.testers and not activity.start <= local_now <= activity.end
+
+
 def _window_block(turn) -> str | None:
     activity = turn.config.activity
-    if turn.openid in turn.config.quiz.testers:
-        return None
     local_now = turn.local_now
+    if not window_closed(turn.config, turn.openid, local_now):
+        return None
     if local_now < activity.start:
         return (f"{activity.name}有奖竞答将于{day(activity.start)} {activity.start:%H:%M}开始，"
                 f"届时回复“{turn.config.keywords['quiz'][0]}”即可参加，敬请期待！")
@@ -146,9 +159,15 @@ def _window_block(turn) -> str | None:
     return None
 
 
+def may_start(config, openid: str, total: int, today: int) -> bool:
+    """Say whether a player who used `total` attempts, `today` of them today, may start another."""
+    quiz = config.quiz
+    return openid in quiz.testers or (total < quiz.max_attempts and today < quiz.max_attempts_per_day)
+
+
 def _limit_block(turn, openid: str, total: int, today: int) -> str | None:
     quiz = turn.config.quiz
-    if openid in quiz.testers:
+    if may_start(turn.config, openid, total, today):
         return None
     if total >= quiz.max_attempts:
         return f"你已用完全部{quiz.max_attempts}次答题机会。{_best_line(turn, openid)}".strip()
@@ -200,16 +219,7 @@ def start(turn, follower: Follower) -> Outgoing:
         logger.warning("quiz bank %r has no questions; follower %s could not start", quiz.bank,
                        short_openid(follower.openid))
         return Outgoing(text=prefix + "题库正在准备中，请稍后再试。")
-    rng = random.Random()
-    ids = draw(pool.candidates, count=min(quiz.questions_per_attempt, len(pool.candidates)), rng=rng,
-               seen=_seen(turn, follower.openid), by_type=quiz.draw_types, by_category=quiz.draw_categories)
-    items = []
-    for position, qid in enumerate(ids):
-        stored = pool.questions[qid]
-        points = stored.points or quiz.default_points
-        shown, order = shuffle_options(replace(stored, points=points), rng)
-        items.append({"position": position, "question_id": qid, "snapshot": _snapshot(shown, points),
-                      "option_order": order})
+    items = draw_items(turn.config, pool, _seen(turn, follower.openid))
     max_score = sum(item["snapshot"]["points"] for item in items)
     try:
         with turn.session.begin_nested():
@@ -223,10 +233,32 @@ def start(turn, follower: Follower) -> Outgoing:
         current = active_attempt(turn)
         return Outgoing(text="你正在答题中，请继续作答：\n\n" + _render_current(turn, current))
     logger.info("attempt %s started by %s (%d questions)", attempt_id, short_openid(follower.openid), len(items))
-    rules = (f"第{total + 1}次答题开始！共{len(items)}题，满分{max_score}分；"
-             f"{quiz.time_limit_minutes}分钟内不作答将自动交卷，回复“{turn.config.keywords['quit'][0]}”可提前交卷。")
-    first = render_question(question_of(items[0]["snapshot"]), 1, len(items))
-    return Outgoing(text=f"{prefix}{rules}\n\n{first}")
+    return Outgoing(text=prefix + start_text(turn.config, total + 1, items))
+
+
+def draw_items(config, pool, seen: set[int]) -> list[dict]:
+    """Draw an attempt's questions from a bank pool and shuffle their options: the items to store."""
+    quiz = config.quiz
+    rng = random.Random()
+    ids = draw(pool.candidates, count=min(quiz.questions_per_attempt, len(pool.candidates)), rng=rng,
+               seen=seen, by_type=quiz.draw_types, by_category=quiz.draw_categories)
+    items = []
+    for position, qid in enumerate(ids):
+        stored = pool.questions[qid]
+        points = stored.points or quiz.default_points
+        shown, order = shuffle_options(replace(stored, points=points), rng)
+        items.append({"position": position, "question_id": qid, "snapshot": _snapshot(shown, points),
+                      "option_order": order})
+    return items
+
+
+def start_text(config, number: int, items: list[dict]) -> str:
+    """The rules of attempt `number` and its first question."""
+    quiz = config.quiz
+    max_score = sum(item["snapshot"]["points"] for item in items)
+    rules = (f"第{number}次答题开始！共{len(items)}题，满分{max_score}分；"
+             f"{quiz.time_limit_minutes}分钟内不作答将自动交卷，回复“{config.keywords['quit'][0]}”可提前交卷。")
+    return f"{rules}\n\n{render_question(question_of(items[0]['snapshot']), 1, len(items))}"
 
 
 def _expiry_text(turn, attempt: Attempt) -> str:
@@ -234,28 +266,46 @@ def _expiry_text(turn, attempt: Attempt) -> str:
             f"本次得分：{attempt.score}分。")
 
 
+def rank_line(rank: int, players: int) -> str:
+    """The result message's line for an attempt that is the player's best."""
+    return f"排名：第{rank}名（共{players}人参与）"
+
+
 def _result_text(turn, follower: Follower, attempt: Attempt, headline: str) -> str:
-    lines = [headline,
-             f"得分：{attempt.score}分（满分{attempt.max_score}分）",
-             f"答对：{attempt.correct_count}/{attempt.total_questions}题",
-             f"用时：{format_duration(attempt.duration_seconds)}"]
     if attempt.best:
-        lines.append(f"排名：第{rank_of(session=turn.session, attempt=attempt)}名"
-                     f"（共{player_count(session=turn.session)}人参与）")
+        standing_line = rank_line(rank_of(session=turn.session, attempt=attempt), player_count(session=turn.session))
     else:
-        lines.append(_best_line(turn, follower.openid))
-    lines.append(_attempts_left_text(turn, follower.openid))
-    quiz = turn.config.quiz
-    if quiz.collect_contact and attempt.score >= quiz.pass_score:
-        if follower.phone:
-            lines.append(f"\n你已达到获奖资格线，领奖信息已登记（{follower.name}，{mask_phone(follower.phone)}）。"
+        standing_line = _best_line(turn, follower.openid)
+    text, ask_contact = result_text(turn.config, attempt, headline, standing_line=standing_line,
+                                    attempts_left=_attempts_left_text(turn, follower.openid),
+                                    name=follower.name, phone=follower.phone)
+    if ask_contact:
+        follower.state = contact.STATE
+    return text
+
+
+def result_text(config, ended, headline: str, *, standing_line: str, attempts_left: str, name: str | None,
+                phone: str | None) -> tuple[str, bool]:
+    """Word the result of an ended attempt (anything with score, max_score, correct_count,
+    total_questions and duration_seconds); also say whether to ask for contact details now."""
+    lines = [headline,
+             f"得分：{ended.score}分（满分{ended.max_score}分）",
+             f"答对：{ended.correct_count}/{ended.total_questions}题",
+             f"用时：{format_duration(ended.duration_seconds)}",
+             standing_line,
+             attempts_left]
+    quiz = config.quiz
+    ask_contact = False
+    if quiz.collect_contact and ended.score >= quiz.pass_score:
+        if phone:
+            lines.append(f"\n你已达到获奖资格线，领奖信息已登记（{name}，{mask_phone(phone)}）。"
                          "如需修改，请回复新的“姓名 手机号”。")
         else:
-            follower.state = contact.STATE
+            ask_contact = True
             lines.append("\n" + contact.prompt_text(quiz.pass_score))
-    elif attempt.score < quiz.pass_score:
+    elif ended.score < quiz.pass_score:
         lines.append(f"达到{quiz.pass_score}分可获得抽奖资格，继续加油！")
-    return "\n".join(lines)
+    return "\n".join(lines), ask_contact
 
 
 @dataclass(frozen=True)
