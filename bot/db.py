@@ -11,7 +11,7 @@ from typing import Iterator
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -57,10 +57,6 @@ class Database:
                 connect_args["options"] = f"-c lock_timeout={int(lock_wait_seconds * 1000)}"
             self.engine = create_engine(url, pool_size=5, max_overflow=10, connect_args=connect_args)
             _ping_idle_connections(self.engine)
-        # Plain reads: a deferred transaction on SQLite; on PostgreSQL each statement on its own,
-        # with no BEGIN and COMMIT round trips.
-        self._read_engine = self.engine.execution_options(
-            **({"sqlite_begin": "DEFERRED"} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}))
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
         # Readers (exports, pages) must not take SQLite's write lock for the length of a long query.
         self.ReadSession = sessionmaker(self.engine.execution_options(sqlite_begin="DEFERRED"),
@@ -76,18 +72,6 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
-
-    @contextmanager
-    def writer(self) -> Iterator[Connection]:
-        """Open a Core connection in a write transaction (queued like session()); commits on success."""
-        with self.writer_queue(), self.engine.begin() as conn:
-            yield conn
-
-    @contextmanager
-    def snapshot(self) -> Iterator[Connection]:
-        """Open a Core connection for a few reads that take no write lock and no transaction round trips."""
-        with self._read_engine.connect() as conn:
-            yield conn
 
     @contextmanager
     def writer_queue(self) -> Iterator[None]:
