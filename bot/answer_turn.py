@@ -128,7 +128,7 @@ _WRITE_RATED = Statement(
     + "SELECT (SELECT n FROM rate), (SELECT count(*) FROM adv)")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Item:
     """One row of _READ: the attempt's state and one of its items."""
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,6 +46,7 @@ class Database:
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self.lock_path: str | None = None
+        self._held = threading.local()  # this thread's open lock file and how deeply it holds the lock
         if self.is_sqlite:
             path = parsed.database
             if path and path != ":memory:" and not path.startswith("file:"):
@@ -84,20 +87,32 @@ class Database:
         if self.lock_path is None:
             yield
             return
-        with open(self.lock_path, "a+b") as handle:
-            deadline = time.monotonic() + self.lock_wait_seconds
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise LockWaitTimeout(self.lock_wait_seconds) from None
-                    time.sleep(WRITER_POLL_SECONDS)
+        held = self._held
+        if getattr(held, "pid", None) != os.getpid():
+            # Each thread (and each forked process: a copied handle would share the lock) opens its own.
+            held.pid, held.depth, held.handle = os.getpid(), 0, open(self.lock_path, "a+b")  # noqa: SIM115
+        if held.depth:  # a nested writer in the same thread already holds the lock
+            held.depth += 1
             try:
                 yield
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                held.depth -= 1
+            return
+        deadline = time.monotonic() + self.lock_wait_seconds
+        while True:
+            try:
+                fcntl.flock(held.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockWaitTimeout(self.lock_wait_seconds) from None
+                time.sleep(WRITER_POLL_SECONDS)
+        held.depth = 1
+        try:
+            yield
+        finally:
+            held.depth = 0
+            fcntl.flock(held.handle, fcntl.LOCK_UN)
 
     @contextmanager
     def reader(self) -> Iterator[Session]:
@@ -111,6 +126,10 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        handle = getattr(self._held, "handle", None)
+        if handle is not None and not getattr(self._held, "depth", 0):
+            handle.close()
+            self._held = threading.local()
 
 
 # A pooled connection unused for longer than this is pinged before use (a database restart

@@ -47,7 +47,11 @@ class DriverConnection:
 
     # Values in and out, as SQLAlchemy's DateTime and JSON types store them.
     def stored_time(self, value: dt.datetime) -> Any:
-        return value.strftime(_SQLITE_DATETIME) if self.is_sqlite else value
+        if not self.is_sqlite:
+            return value
+        if value.tzinfo is None:  # always naive UTC here; isoformat is the same text, several times faster
+            return value.isoformat(" ", "microseconds")
+        return value.strftime(_SQLITE_DATETIME)
 
     def stored_date(self, value: dt.date) -> Any:
         return value.isoformat() if self.is_sqlite else value

@@ -61,9 +61,24 @@ def _field(data: dict, name: str) -> str:
     return value.strip() if name != "Content" else value
 
 
-def inbound_from(message) -> Inbound:
-    """Extract and check the fields of a parsed wechatpy message; ValueError if unusable."""
-    data = message._data  # the dict wechatpy parsed; fields are validated here, not trusted
+def _scan_to_subscribe(data: dict) -> dict:
+    """A follow through a parametric QR code, as wechatpy reads it: event subscribe_scan, the scene as key."""
+    key = data.get("EventKey")
+    if (str(data.get("Event", "")).lower() == "subscribe" and isinstance(key, str)
+            and key.startswith("qrscene_")):
+        return {**data, "Event": "subscribe_scan", "EventKey": key[len("qrscene_"):]}
+    return data
+
+
+def inbound_from(fields: dict) -> Inbound:
+    """Extract and check the fields of a message's parsed <xml> element; ValueError if unusable.
+
+    The fields come straight from the XML (webhook._parse_outer), so each is checked for type
+    and size here, never trusted.
+    """
+    data = _scan_to_subscribe(fields)
+    if not _field(data, "MsgType"):
+        raise ValueError("missing MsgType")
     openid = _field(data, "FromUserName")
     account = _field(data, "ToUserName")
     if not openid or not account or len(openid) > 64 or len(account) > 64:

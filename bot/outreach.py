@@ -24,13 +24,32 @@ def normalize(text: str) -> str:
     return "".join(fold(text or "").split()).lower()
 
 
+# Per config: normalized keyword -> action, and normalized menu label -> button key (the first wins,
+# as in the config's order). Every message is matched against both, so they are built once.
+_LOOKUPS: dict[int, tuple[Config, dict[str, str], dict[str, str]]] = {}
+
+
+def _lookups(config: Config) -> tuple[dict[str, str], dict[str, str]]:
+    entry = _LOOKUPS.get(id(config))
+    if entry is None or entry[0] is not config:
+        actions: dict[str, str] = {}
+        for action, words in config.keywords.items():
+            for word in words:
+                actions.setdefault(normalize(word), action)
+        labels: dict[str, str] = {}
+        for top in config.menu:
+            for button in (top, *top.sub):
+                if button.key:
+                    labels.setdefault(normalize(button.name), button.key)
+        if len(_LOOKUPS) > 16:  # tests build many configs; a process normally has one
+            _LOOKUPS.clear()
+        entry = _LOOKUPS[id(config)] = (config, actions, labels)
+    return entry[1], entry[2]
+
+
 def match_action(config: Config, text: str) -> str | None:
     """Return the action a message names by keyword, if any."""
-    key = normalize(text).rstrip("!！。.")
-    for action, words in config.keywords.items():
-        if any(key == normalize(w) for w in words):
-            return action
-    return None
+    return _lookups(config)[0].get(normalize(text).rstrip("!！。."))
 
 
 def match_reply(config: Config, text: str) -> str | None:
@@ -44,12 +63,7 @@ def match_reply(config: Config, text: str) -> str | None:
 
 def menu_key(config: Config, text: str) -> str | None:
     """Return the key of the menu button whose label a message repeats, if any."""
-    typed = normalize(text)
-    for top in config.menu:
-        for button in (top, *top.sub):
-            if button.key and normalize(button.name) == typed:
-                return button.key
-    return None
+    return _lookups(config)[1].get(normalize(text))
 
 
 def reply_by_id(config: Config, reply_id: str) -> str | None:

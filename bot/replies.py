@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wechatpy.replies import TextReply
-
 from questions.render import REPLY_LIMIT_BYTES, clip
 
 
@@ -34,5 +32,12 @@ def render_reply(out: Outgoing, *, to_user: str, from_user: str, create_time: in
     # The openids and echoed answers come from the sender and may hold "]]>".
     to_user, from_user = _cdata_safe(to_user), _cdata_safe(from_user)
     # Replies are built to fit; clipping to WeChat's size is the last guard, never a broken message.
-    return TextReply(source=from_user, target=to_user, time=create_time,
-                     content=_cdata_safe(clip(out.text, REPLY_LIMIT_BYTES))).render()
+    return _TEXT_REPLY.format(content=_cdata_safe(clip(out.text, REPLY_LIMIT_BYTES)), source=from_user,
+                              target=to_user, time=int(create_time))
+
+
+# wechatpy's TextReply(...).render(), field for field (tests/bot/test_replies.py holds them equal),
+# without building a reply object per message.
+_TEXT_REPLY = ("<xml>\n<MsgType><![CDATA[text]]></MsgType>\n<Content><![CDATA[{content}]]></Content>\n"
+               "<FromUserName><![CDATA[{source}]]></FromUserName>\n<ToUserName><![CDATA[{target}]]></ToUserName>\n"
+               "<CreateTime>{time}</CreateTime>\n</xml>")

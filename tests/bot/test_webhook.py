@@ -62,6 +62,20 @@ def test_subscribe_gets_welcome_with_theme_dates_and_keywords(wechat, runtime):
         assert follower.subscribed and follower.subscribed_at is not None
 
 
+def test_follow_through_a_qr_code_gets_the_welcome(wechat, runtime):
+    reply = wechat.event("user-qr", "subscribe", key="qrscene_campus-7")
+    assert "2027年知识产权宣传周" in reply.content
+    with runtime.db.reader() as session:
+        assert session.get(Follower, "user-qr").subscribed
+
+
+def test_message_without_msgtype_is_400_and_stores_nothing(client, runtime):
+    body = ("<xml><ToUserName>gh</ToUserName><FromUserName>user-x</FromUserName>"
+            "<CreateTime>1800000000</CreateTime><Content>答题</Content><MsgId>5</MsgId></xml>")
+    assert client.post("/wechat", query_string=signed_query(), data=body.encode()).status_code == 400
+    assert count(runtime, InboundMessage) == 0
+
+
 def test_unsubscribe_is_recorded_and_silent(wechat, runtime):
     wechat.event("user-b", "subscribe", create_time=1_800_000_000)
     reply = wechat.event("user-b", "unsubscribe", create_time=1_800_000_100)
