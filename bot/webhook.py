@@ -5,13 +5,13 @@ import hashlib
 import hmac
 import logging
 
-import xmltodict
 from flask import Flask, Response, current_app, request
 from flask.sessions import SecureCookieSessionInterface
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
 from .inbox import inbound_from, process_message
+from .wechat_xml import parse_fields
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +41,7 @@ def _parse_outer(text: str) -> dict | None:
     upper = text.upper()
     if "<!DOCTYPE" in upper or "<!ENTITY" in upper:
         return None
-    try:
-        doc = xmltodict.parse(text, disable_entities=True)
-    except Exception:  # noqa: BLE001 - expat raises several types for hostile input
-        return None
-    xml = doc.get("xml") if isinstance(doc, dict) else None
-    return xml if isinstance(xml, dict) else None
+    return parse_fields(text)
 
 
 def wechat_view() -> Response:
