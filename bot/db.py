@@ -90,6 +90,9 @@ class Database:
         held = self._held
         if getattr(held, "pid", None) != os.getpid():
             # Each thread (and each forked process: a copied handle would share the lock) opens its own.
+            inherited = getattr(held, "handle", None)
+            if inherited is not None:
+                inherited.close()  # the parent's copy: closing it here leaves the parent's lock alone
             held.pid, held.depth, held.handle = os.getpid(), 0, open(self.lock_path, "a+b")  # noqa: SIM115
         if held.depth:  # a nested writer in the same thread already holds the lock
             held.depth += 1

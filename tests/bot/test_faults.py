@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from waitress.server import create_server
 
 from bot.app import create_app
-from bot.db import Database
+from bot.db import Database, LockWaitTimeout
 from bot.inbox import BUSY_TEXT
 from bot.models import Attempt, AttemptItem, InboundMessage, PushLog
 from bot.runtime import Runtime
@@ -331,3 +331,40 @@ def test_api_down_error_never_shows_the_app_secret(tmp_path):
     sent, _, row, _ = send_with_api_down(f"http://127.0.0.1:{closed_port()}/cgi-bin/", tmp_path)
     assert sent.returncode == 1
     assert "sched-secret" not in sent.stderr + sent.stdout + row.error
+
+
+def test_sqlite_writer_lock_is_each_process_and_thread_own(tmp_path):
+    """The lock file stays open between writes, yet a forked worker and another thread still queue."""
+    db = Database(f"sqlite:///{tmp_path / 'bot.db'}", lock_wait_seconds=0.3)
+    with db.writer_queue(), db.writer_queue():  # nested in one thread: held once, no self-deadlock
+        pass
+    with db.writer_queue():  # the parent holds the lock while it forks a worker
+        pid = os.fork()
+        if pid == 0:  # the worker inherits the parent's open handle, but must wait like anyone else
+            code = 2
+            try:
+                with db.writer_queue():
+                    code = 1
+            except LockWaitTimeout:
+                code = 0
+            except BaseException:  # noqa: BLE001 - never let the forked copy run on inside pytest
+                code = 3
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        timed_out = []
+
+        def other_thread():
+            try:
+                with db.writer_queue():
+                    pass
+            except LockWaitTimeout:
+                timed_out.append(True)
+
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+        assert timed_out == [True]
+    with db.writer_queue():  # released: the next writer goes straight in
+        pass
+    db.dispose()
