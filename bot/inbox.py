@@ -77,7 +77,8 @@ def inbound_from(fields: dict) -> Inbound:
     and size here, never trusted.
     """
     data = _scan_to_subscribe(fields)
-    if not _field(data, "MsgType"):
+    msg_type = _field(data, "MsgType").lower()
+    if not msg_type:
         raise ValueError("missing MsgType")
     openid = _field(data, "FromUserName")
     account = _field(data, "ToUserName")
@@ -85,7 +86,6 @@ def inbound_from(fields: dict) -> Inbound:
         raise ValueError("missing or oversized FromUserName/ToUserName")
     create_time = int(_field(data, "CreateTime") or "x")
     msg_id_text = _field(data, "MsgId") or _field(data, "MsgID")
-    msg_type = _field(data, "MsgType").lower()
     event = _field(data, "Event").lower() if msg_type == "event" else ""
     msg_id = int(msg_id_text) if msg_id_text and msg_type != "event" else 0
     if not (0 <= create_time < 2**63 and 0 <= msg_id < 2**63):  # the BIGINT columns and the dedupe key

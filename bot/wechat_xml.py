@@ -67,7 +67,7 @@ def parse_fields(text: str) -> dict | None:
     parser.CharacterDataHandler = builder.chars
     try:
         parser.Parse(text, True)
-    except (expat.ExpatError, _Refused, ValueError, RecursionError):
+    except (expat.ExpatError, _Refused, ValueError):
         return None
     if builder.root is None or builder.root[0] != "xml" or not isinstance(builder.root[1], dict):
         return None

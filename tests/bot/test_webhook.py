@@ -67,6 +67,9 @@ def test_follow_through_a_qr_code_gets_the_welcome(wechat, runtime):
     assert "2027年知识产权宣传周" in reply.content
     with runtime.db.reader() as session:
         assert session.get(Follower, "user-qr").subscribed
+        # Read as wechatpy reads it: a follow through a QR code, not a plain subscribe.
+        assert session.scalar(select(InboundMessage.msg_type).where(InboundMessage.openid == "user-qr")) == \
+            "subscribe_scan"
 
 
 def test_message_without_msgtype_is_400_and_stores_nothing(client, runtime):
