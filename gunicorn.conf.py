@@ -6,12 +6,34 @@ run exactly one `python -m scheduler` beside the workers.
 import multiprocessing
 import os
 
+
+def default_workers(cores: int, database_url: str | None) -> int:
+    """Sync workers when BOT_WORKERS is unset or empty.
+
+    A quiz turn is CPU work in Python plus a few short queries. On SQLite (in-process) one worker
+    per core measured best; on PostgreSQL a worker waits for each round trip, and one more worker
+    than cores keeps the cores busy meanwhile (bench/bench_load.py, README "性能": on 2 cores, 3
+    workers gave 560-680 quiz turns/s against 440-670 for 2, and 4 were no better). nginx in
+    front buffers slow clients, which is what sync workers need.
+    """
+    if database_url and database_url.startswith("postgresql"):
+        return cores + 1
+    return cores
+
+
+def _database_url() -> str | None:
+    """The database the app will use (BOT_CONFIG and DATABASE_URL); None if the config cannot be read,
+    in which case the workers report the problem themselves."""
+    try:
+        from bot.config import load_config
+
+        return load_config().database_url
+    except Exception:  # noqa: BLE001 - only a default is chosen here
+        return None
+
+
 bind = os.environ.get("BOT_BIND", "127.0.0.1:8080")
-# A quiz turn is CPU work in Python plus a few short queries: one sync worker per core measured
-# best (bench/bench_load.py; README: 2 beat 3 and 5 on 2 cores). nginx in front buffers slow
-# clients, which is what sync workers need. With PostgreSQL on another host, more workers cover
-# the round trips.
-workers = int(os.environ.get("BOT_WORKERS", multiprocessing.cpu_count()))
+workers = int(os.environ.get("BOT_WORKERS") or default_workers(multiprocessing.cpu_count(), _database_url()))
 worker_class = os.environ.get("BOT_WORKER_CLASS", "sync")
 threads = int(os.environ.get("BOT_THREADS", 1))
 # WeChat gives up after 5 seconds and retries; a request still running after that is wasted.

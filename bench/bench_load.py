@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import http.client
+import importlib.util
 import multiprocessing as mp
 import os
+import queue
 import random
 import socket
 import statistics
@@ -183,6 +185,13 @@ def choose(reply: str, book: dict, right: bool) -> str:
 
 def play_worker(port: int, openids: list[str], retry_rate: float, echo: bool, seed: int, out: mp.Queue) -> None:
     """Play whole quizzes (or, for the floor, the same number of echo turns) for some followers."""
+    try:
+        out.put(play(port, openids, retry_rate, echo, seed))
+    except BaseException as exc:  # noqa: BLE001 - a client that breaks is an error in the report, not a hang
+        out.put({"latencies": [], "errors": [f"client {seed} stopped: {exc!r}"], "expected": {}, "retries": 0})
+
+
+def play(port: int, openids: list[str], retry_rate: float, echo: bool, seed: int) -> dict:
     rng = random.Random(seed)
     book = {} if echo else answer_book()
     client = Client(port)
@@ -226,7 +235,7 @@ def play_worker(port: int, openids: list[str], retry_rate: float, echo: bool, se
             expected[openid] = score
             if f"得分：{score}分" not in reply:
                 errors.append(f"{openid}: final reply does not show 得分：{score}分")
-    out.put({"latencies": latencies, "errors": errors, "expected": expected, "retries": retries})
+    return {"latencies": latencies, "errors": errors, "expected": expected, "retries": retries}
 
 
 def drive(port: int, followers: int, concurrency: int, retry_rate: float, echo: bool, prefix: str) -> dict:
@@ -240,7 +249,15 @@ def drive(port: int, followers: int, concurrency: int, retry_rate: float, echo: 
     started = time.perf_counter()
     for p in procs:
         p.start()
-    results = [out.get() for _ in procs]
+    results = []
+    while len(results) < len(procs):
+        try:
+            results.append(out.get(timeout=5))
+        except queue.Empty:
+            if not any(p.is_alive() for p in procs) and out.empty():
+                results.append({"latencies": [], "errors": ["a client process died without a report"],
+                                "expected": {}, "retries": 0})
+                break
     for p in procs:
         p.join()
     elapsed = time.perf_counter() - started
@@ -277,21 +294,30 @@ def check_scores(config_path: Path, expected: dict[str, int]) -> list[str]:
     return problems
 
 
+def default_workers(url: str) -> int:
+    """The number of workers gunicorn.conf.py starts for this database when BOT_WORKERS is unset."""
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "gunicorn.conf.py")
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    return conf.default_workers(os.cpu_count() or 1, url)
+
+
 def run(db_kind: str, args) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         url = f"sqlite:///{folder / 'bench.db'}" if db_kind == "sqlite" else args.pg_url
+        workers = args.workers or default_workers(url)
         config_path = write_config(folder, url)
         prepare_database(config_path)
         log = folder / "gunicorn.log"
         echo_port, bot_port = free_port(), free_port()
-        echo = start_gunicorn("bench.echo_app:create_echo_app()", echo_port, args.workers, args.threads,
+        echo = start_gunicorn("bench.echo_app:create_echo_app()", echo_port, workers, args.threads,
                               {"ECHO_TOKEN": TOKEN}, log, args.worker_class)
         try:
             floor = drive(echo_port, args.followers, args.concurrency, 0.0, True, "echo")
         finally:
             stop(echo)
-        bot = start_gunicorn("bot:create_app()", bot_port, args.workers, args.threads, {"BOT_CONFIG": str(config_path)}, log,
+        bot = start_gunicorn("bot:create_app()", bot_port, workers, args.threads, {"BOT_CONFIG": str(config_path)}, log,
                              args.worker_class)
         try:
             quiz = drive(bot_port, args.followers, args.concurrency, args.retry_rate, False, "player")
@@ -300,14 +326,14 @@ def run(db_kind: str, args) -> dict:
         quiz["score_problems"] = check_scores(config_path, quiz["expected"])
         if quiz["errors"] or quiz["score_problems"]:
             print(log.read_text(encoding="utf-8", errors="replace")[-3000:])
-        return {"db": db_kind, "floor": floor, "quiz": quiz}
+        return {"db": db_kind, "workers": workers, "floor": floor, "quiz": quiz}
 
 
 def report(result: dict, args) -> bool:
     floor, quiz = result["floor"], result["quiz"]
     ratio = quiz["rate"] / floor["rate"] if floor["rate"] else 0
     print(f"\n== {result['db']}: {args.followers} followers x {QUESTIONS + 1} turns, {args.concurrency} connections, "
-          f"gunicorn {args.workers} {args.worker_class} workers x {args.threads} threads, {os.cpu_count()} cores ==")
+          f"gunicorn {result['workers']} {args.worker_class} workers x {args.threads} threads, {os.cpu_count()} cores ==")
     print(f"echo floor : {floor['turns']:6d} turns in {floor['seconds']:6.1f} s = {floor['rate']:7.1f} turns/s, "
           f"p50 {floor['p50']:6.1f} ms, p99 {floor['p99']:6.1f} ms, errors {len(floor['errors'])}")
     print(f"quiz       : {quiz['turns']:6d} turns in {quiz['seconds']:6.1f} s = {quiz['rate']:7.1f} turns/s, "
@@ -326,7 +352,8 @@ def main() -> None:
     parser.add_argument("--pg-url", default=os.environ.get("TEST_DATABASE_URL", PG_DEFAULT))
     parser.add_argument("--followers", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=0,
+                        help="gunicorn workers for both servers (default: gunicorn.conf.py's for the database)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--worker-class", default="sync", choices=["gthread", "sync"])
     parser.add_argument("--retry-rate", type=float, default=0.05)

@@ -16,6 +16,21 @@ from .webhook import register_webhook
 
 logger = logging.getLogger("bot.requests")
 
+# A webhook answer slower than this is logged at INFO: WeChat gives up after 5 seconds.
+SLOW_REQUEST_MS = 1000.0
+
+
+def request_log_level(path: str, status: int, elapsed_ms: float, webhook_path: str) -> int:
+    """The level of a request's log line.
+
+    Quick, successful webhook answers are DEBUG: during the week they are nearly every request,
+    and nginx's access log (deploy/nginx.conf.example) already has a line for each with its
+    time. Refused or failed webhook requests, slow answers and every other page stay INFO.
+    """
+    if path == webhook_path and status < 400 and elapsed_ms < SLOW_REQUEST_MS:
+        return logging.DEBUG
+    return logging.INFO
+
 
 def create_app(config: Config | str | None = None, runtime: Runtime | None = None) -> Flask:
     """Build the web app: webhook, health check and request log."""
@@ -48,11 +63,15 @@ def create_app(config: Config | str | None = None, runtime: Runtime | None = Non
     def _start_timer():
         g.started = time.perf_counter()
 
+    webhook_path = config.server.webhook_path
+
     @app.after_request
     def _log_request(response: Response) -> Response:
         elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        # The path only: the query string carries signatures and nonces.
-        logger.info("%s %s %s %.1fms", request.method, request.path, response.status_code, elapsed)
+        level = request_log_level(request.path, response.status_code, elapsed, webhook_path)
+        if logger.isEnabledFor(level):
+            # The path only: the query string carries signatures and nonces.
+            logger.log(level, "%s %s %s %.1fms", request.method, request.path, response.status_code, elapsed)
         return response
 
     return app

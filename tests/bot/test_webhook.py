@@ -1,11 +1,13 @@
 """The webhook as WeChat's servers and hostile clients see it."""
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
 from sqlalchemy import func, select
 
+from bot.app import request_log_level
 from bot.models import Follower, InboundMessage
 from bot.simulator import WeChatSimulator, event_xml, sign, text_xml
 from tests.conftest import AES_KEY, flask_poster
@@ -152,6 +154,26 @@ def test_bad_signature_is_forbidden_and_stores_nothing(client, runtime):
     assert client.post("/wechat", query_string=query, data=body).status_code == 403
     assert count(runtime, InboundMessage) == 0
     assert count(runtime, Follower) == 0
+
+
+def test_request_log_keeps_refusals_and_leaves_quick_answers_to_nginx(wechat, client, caplog):
+    caplog.set_level(logging.INFO, logger="bot.requests")
+    wechat.text("user-log", "帮助", create_time=1_800_000_000)
+    query = signed_query()
+    query["signature"] = "f" * 40
+    client.post("/wechat", query_string=query, data=b"<xml/>")
+    client.get("/healthz")
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "bot.requests"]
+    assert [line for _, line in lines if line.startswith("POST /wechat 200")] == []
+    assert [level for level, line in lines if line.startswith("POST /wechat 403")] == ["INFO"]
+    assert [level for level, line in lines if line.startswith("GET /healthz 200")] == ["INFO"]
+
+
+def test_slow_or_failed_webhook_answers_are_logged_at_info():
+    assert request_log_level("/wechat", 200, 3.0, "/wechat") == logging.DEBUG
+    assert request_log_level("/wechat", 200, 1500.0, "/wechat") == logging.INFO
+    assert request_log_level("/wechat", 400, 1.0, "/wechat") == logging.INFO
+    assert request_log_level("/admin/", 200, 1.0, "/wechat") == logging.INFO
 
 
 @pytest.mark.parametrize("body", [

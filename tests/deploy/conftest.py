@@ -116,11 +116,12 @@ def start_web(tmp_path):
     """Start gunicorn as ipweek-web.service does, on a database URL; stop it after the test."""
     started: list[Web] = []
 
-    def start(database_url: str) -> Web:
+    def start(database_url: str, **env: str) -> Web:
         port = free_port()
         log = tmp_path / f"gunicorn-{port}.log"
         proc = subprocess.Popen(installed(exec_start("ipweek-web.service")), cwd=ROOT,
-                                env=unit_env(database_url, port), stdout=log.open("wb"), stderr=subprocess.STDOUT)
+                                env={**unit_env(database_url, port), **env}, stdout=log.open("wb"),
+                                stderr=subprocess.STDOUT)
         web = Web(proc, f"http://127.0.0.1:{port}", log)
         started.append(web)
         deadline = time.monotonic() + 30

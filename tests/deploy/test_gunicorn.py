@@ -1,8 +1,11 @@
 """The web unit's command for real: gunicorn.conf.py loads, two workers answer /healthz and signed messages."""
 from __future__ import annotations
 
+import importlib.util
+import os
 import signal
 import subprocess
+import time
 
 import requests
 
@@ -59,3 +62,28 @@ def test_unreachable_database_health_503_and_busy_reply(start_web):
     reply = follower(web).text("sim-user-1", "答题")
     assert (reply.status, reply.content) == (200, BUSY_TEXT)
     assert web.proc.poll() is None and len(worker_pids(web.proc.pid)) == 2
+
+
+def gunicorn_conf():
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "gunicorn.conf.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_default_workers_one_per_core_and_one_more_on_postgresql():
+    default_workers = gunicorn_conf().default_workers
+    assert default_workers(2, "sqlite:////var/lib/ipweek/bot.db") == 2
+    assert default_workers(2, "postgresql+psycopg://ipweek@db/ipweek") == 3
+    assert default_workers(8, None) == 8  # config unreadable: the workers report it themselves
+
+
+def test_empty_bot_workers_takes_the_default_for_the_configured_database(start_web):
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/ipweek"
+    web = start_web(url, BOT_WORKERS="")
+    expected = (os.cpu_count() or 1) + 1
+    deadline = time.monotonic() + 30
+    while len(worker_pids(web.proc.pid)) < expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)  # no more than that either
+    assert len(worker_pids(web.proc.pid)) == expected
