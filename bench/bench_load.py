@@ -238,6 +238,20 @@ def play(port: int, openids: list[str], retry_rate: float, echo: bool, seed: int
     return {"latencies": latencies, "errors": errors, "expected": expected, "retries": retries}
 
 
+def gather(procs: list, out) -> tuple[list, int]:
+    """Every client process's report from the queue, and how many processes died without one."""
+    results = []
+    while len(results) < len(procs):
+        try:
+            results.append(out.get(timeout=1))
+        except queue.Empty:
+            if not any(p.is_alive() for p in procs) and out.empty():
+                break
+    for p in procs:
+        p.join()
+    return results, len(procs) - len(results)
+
+
 def drive(port: int, followers: int, concurrency: int, retry_rate: float, echo: bool, prefix: str) -> dict:
     openids = [f"{prefix}-{i:05d}" for i in range(followers)]
     shares = [openids[i::concurrency] for i in range(concurrency)]
@@ -249,17 +263,10 @@ def drive(port: int, followers: int, concurrency: int, retry_rate: float, echo: 
     started = time.perf_counter()
     for p in procs:
         p.start()
-    results = []
-    while len(results) < len(procs):
-        try:
-            results.append(out.get(timeout=5))
-        except queue.Empty:
-            if not any(p.is_alive() for p in procs) and out.empty():
-                results.append({"latencies": [], "errors": ["a client process died without a report"],
-                                "expected": {}, "retries": 0})
-                break
-    for p in procs:
-        p.join()
+    results, missing = gather(procs, out)
+    if missing:
+        results.append({"latencies": [], "errors": [f"{missing} client process(es) died without a report"],
+                        "expected": {}, "retries": 0})
     elapsed = time.perf_counter() - started
     latencies = sorted(x for r in results for x in r["latencies"])
     return {

@@ -22,7 +22,6 @@ import http.client
 import json
 import multiprocessing as mp
 import os
-import queue
 import random
 import signal
 import subprocess
@@ -46,6 +45,7 @@ from bench.bench_load import (
     choose,
     content_of,
     free_port,
+    gather,
     prepare_database,
     start_gunicorn,
     stop,
@@ -298,16 +298,7 @@ def launch(port: int, args, progress) -> tuple[list, object]:
 
 def collect(procs: list, out) -> list[dict]:
     """Gather every follower process's record; a process that died without one is reported."""
-    results = []
-    while len(results) < len(procs):
-        try:
-            results.append(out.get(timeout=1))
-        except queue.Empty:
-            if not any(p.is_alive() for p in procs) and out.empty():
-                break
-    for p in procs:
-        p.join()
-    missing = len(procs) - len(results)
+    results, missing = gather(procs, out)
     if missing:
         results.append({"followers": {}, "errors": [f"{missing} follower process(es) died without a record"],
                         "resends": 0, "busy": 0, "http_errors": 0})
