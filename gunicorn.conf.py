@@ -5,6 +5,7 @@ run exactly one `python -m scheduler` beside the workers.
 """
 import multiprocessing
 import os
+import tomllib
 
 
 def default_workers(cores: int, database_url: str | None) -> int:
@@ -22,36 +23,45 @@ def default_workers(cores: int, database_url: str | None) -> int:
 
 
 def _database_url() -> str | None:
-    """The database the app will use (BOT_CONFIG and DATABASE_URL); None if the config cannot be read,
-    in which case the workers report the problem themselves."""
-    try:
-        from bot.config import load_config
+    """The database URL the workers will use: DATABASE_URL, else [database] url in BOT_CONFIG.
 
-        return load_config().database_url
-    except Exception:  # noqa: BLE001 - only a default is chosen here
+    Read here without importing the app: the master must not load it, or a reload (HUP) would
+    start workers on the old code. None if it cannot be read; the workers then report why.
+    """
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    try:
+        with open(os.environ.get("BOT_CONFIG") or "config.toml", "rb") as fh:
+            database = tomllib.load(fh).get("database")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
+    url = database.get("url") if isinstance(database, dict) else None
+    return url if isinstance(url, str) else None
 
 
 bind = os.environ.get("BOT_BIND", "127.0.0.1:8080")
 workers = int(os.environ.get("BOT_WORKERS") or default_workers(multiprocessing.cpu_count(), _database_url()))
 worker_class = os.environ.get("BOT_WORKER_CLASS", "sync")
-threads = int(os.environ.get("BOT_THREADS", 1))
+threads = int(os.environ.get("BOT_THREADS") or 1)
 # WeChat gives up after 5 seconds and retries; a request still running after that is wasted.
-timeout = int(os.environ.get("BOT_TIMEOUT", 30))
+timeout = int(os.environ.get("BOT_TIMEOUT") or 30)
 graceful_timeout = 20
 keepalive = 5
 # Each worker opens its own database connections after the fork.
 preload_app = False
 max_requests = 20000
 max_requests_jitter = 2000
-accesslog = None  # the app logs one line per request with its outcome and time
+# nginx logs every request with its time; the app logs refusals, failures and slow answers at INFO
+# and every request at BOT_LOG_LEVEL=debug.
+accesslog = None
 errorlog = "-"
-loglevel = os.environ.get("BOT_LOG_LEVEL", "info")
+loglevel = os.environ.get("BOT_LOG_LEVEL") or "info"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
 def post_fork(server, worker):
-    """Log through gunicorn's error log so each line names the worker."""
+    """Log through gunicorn's error log at its level (BOT_LOG_LEVEL or --log-level); each line names the worker."""
     import logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s [pid %(process)d] %(name)s: %(message)s")
+    logging.basicConfig(level=server.cfg.loglevel.upper(),
+                        format="%(asctime)s %(levelname)s [pid %(process)d] %(name)s: %(message)s")

@@ -106,7 +106,7 @@ def answer_book() -> dict[str, object]:
 def start_gunicorn(app: str, port: int, workers: int, threads: int, env: dict, log: Path,
                     worker_class: str = "sync") -> subprocess.Popen:
     cmd = [sys.executable, "-m", "gunicorn", app, "-c", str(ROOT / "gunicorn.conf.py"), "-b", f"127.0.0.1:{port}",
-           "-w", str(workers), "--threads", str(threads), "-k", worker_class, "--log-level", "warning"]
+           "-w", str(workers), "--threads", str(threads), "-k", worker_class, "--log-level", "info"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=log.open("ab"), stderr=subprocess.STDOUT)
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -336,11 +336,17 @@ def run(db_kind: str, args) -> dict:
         return {"db": db_kind, "workers": workers, "floor": floor, "quiz": quiz}
 
 
+def worker_class_used(args) -> str:
+    """gunicorn runs sync workers with more than one thread as gthread."""
+    return "gthread" if args.threads > 1 else args.worker_class
+
+
 def report(result: dict, args) -> bool:
     floor, quiz = result["floor"], result["quiz"]
     ratio = quiz["rate"] / floor["rate"] if floor["rate"] else 0
     print(f"\n== {result['db']}: {args.followers} followers x {QUESTIONS + 1} turns, {args.concurrency} connections, "
-          f"gunicorn {result['workers']} {args.worker_class} workers x {args.threads} threads, {os.cpu_count()} cores ==")
+          f"gunicorn {result['workers']} {worker_class_used(args)} workers x {args.threads} threads, "
+          f"{os.cpu_count()} cores ==")
     print(f"echo floor : {floor['turns']:6d} turns in {floor['seconds']:6.1f} s = {floor['rate']:7.1f} turns/s, "
           f"p50 {floor['p50']:6.1f} ms, p99 {floor['p99']:6.1f} ms, errors {len(floor['errors'])}")
     print(f"quiz       : {quiz['turns']:6d} turns in {quiz['seconds']:6.1f} s = {quiz['rate']:7.1f} turns/s, "

@@ -44,6 +44,7 @@ from bench.bench_load import (
     answer_book,
     choose,
     content_of,
+    default_workers,
     free_port,
     gather,
     prepare_database,
@@ -221,6 +222,7 @@ class Drill:
     """What happened during one run, for the summary."""
 
     db: str
+    workers: int = 0
     events: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     followers: dict = field(default_factory=dict)
@@ -253,7 +255,7 @@ def kill_workers(drill: Drill, master: subprocess.Popen, progress, total: int, s
         deadline = time.monotonic() + 15
         while True:
             now = children(master.pid)
-            if len(now) == args.workers and victim not in now:
+            if len(now) == drill.workers and victim not in now:
                 drill.note(started, f"gunicorn started worker {', '.join(map(str, sorted(now - before)))}")
                 break
             if time.monotonic() > deadline:
@@ -391,6 +393,7 @@ def run(db_kind: str, args) -> Drill:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         url = f"sqlite:///{folder / 'faults.db'}" if db_kind == "sqlite" else args.pg_url
+        drill.workers = args.workers or default_workers(url)
         standin_port, web_port = free_port(), free_port()
         push_at = dt.datetime.now(TZ).replace(tzinfo=None, microsecond=0) + dt.timedelta(seconds=args.push_lead)
         config = fault_config(folder, url, f"http://127.0.0.1:{standin_port}/cgi-bin/", push_at)
@@ -401,7 +404,7 @@ def run(db_kind: str, args) -> Drill:
         web = holder = None
         try:
             standin.delay(SENDALL, args.send_delay)
-            web = start_gunicorn("bot:create_app()", web_port, args.workers, args.threads,
+            web = start_gunicorn("bot:create_app()", web_port, drill.workers, args.threads,
                                  {"BOT_CONFIG": str(config)}, logs["gunicorn"])
             holder = {"proc": start_scheduler(config, logs["scheduler"])}
             started = time.monotonic()
@@ -460,7 +463,7 @@ def run(db_kind: str, args) -> Drill:
 def report(drill: Drill, args) -> bool:
     c, t, p = drill.checked, drill.tally, drill.push
     print(f"\n== fault drill on {drill.db}: {args.followers} followers x {QUESTIONS + 1} turns, "
-          f"{args.concurrency} connections, gunicorn {args.workers} workers x {args.threads} threads ==")
+          f"{args.concurrency} connections, gunicorn {drill.workers} workers x {args.threads} threads ==")
     for event in drill.events:
         print("  " + event)
     print(f"load     : {drill.turns} turns with a reply in {drill.seconds:.1f} s; sent again after a cut connection "
@@ -488,7 +491,8 @@ def main() -> None:
                         help="PostgreSQL database to use (its tables are dropped and created)")
     parser.add_argument("--followers", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=0,
+                        help="gunicorn workers (default: gunicorn.conf.py's for the database)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--worker-kills", type=int, default=2, help="gunicorn workers to kill -9 during the load")
     parser.add_argument("--think", type=float, default=0.1, help="mean seconds a follower waits between turns")

@@ -76,7 +76,7 @@ def unit_env(database_url: str, port: int) -> dict[str, str]:
     env = {**os.environ, **env_example()}
     env.update(BOT_CONFIG=str(ROOT / "config.example.toml"), DATABASE_URL=database_url,
                WECHAT_TOKEN=TOKEN, WECHAT_APP_SECRET="deploy-secret", ADMIN_PASSWORD="deploy-password",
-               BOT_BIND=f"127.0.0.1:{port}", BOT_WORKERS="2", BOT_THREADS="2", BOT_LOG_LEVEL="warning")
+               BOT_BIND=f"127.0.0.1:{port}", BOT_WORKERS="2", BOT_LOG_LEVEL="warning")
     return env
 
 

@@ -5,6 +5,7 @@ import importlib.util
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import requests
@@ -75,7 +76,28 @@ def test_default_workers_one_per_core_and_one_more_on_postgresql():
     default_workers = gunicorn_conf().default_workers
     assert default_workers(2, "sqlite:////var/lib/ipweek/bot.db") == 2
     assert default_workers(2, "postgresql+psycopg://ipweek@db/ipweek") == 3
-    assert default_workers(8, None) == 8  # config unreadable: the workers report it themselves
+    assert default_workers(8, None) == 8
+
+
+def conf_in_master(env: dict[str, str]) -> list[str]:
+    """Load gunicorn.conf.py as the master does; print its workers and whether the app got imported."""
+    probe = ("import runpy, sys; conf = runpy.run_path('gunicorn.conf.py'); "
+             "print(conf['workers'], any(m == 'bot' or m.startswith('bot.') for m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60, check=True)
+    return result.stdout.split()
+
+
+def test_the_master_reads_the_database_url_without_importing_the_app(tmp_path):
+    cores = os.cpu_count() or 1
+    config = tmp_path / "config.toml"
+    config.write_text('[database]\nurl = "postgresql+psycopg://ipweek@db/ipweek"\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "BOT_WORKERS")}
+    # Importing the app in the master would make a reload (HUP) start workers on the old code.
+    assert conf_in_master({**env, "BOT_CONFIG": str(config)}) == [str(cores + 1), "False"]
+    assert conf_in_master({**env, "BOT_CONFIG": str(config), "DATABASE_URL": "sqlite:///x.db"}) == [str(cores), "False"]
+    config.write_text("[database\n", encoding="utf-8")  # unreadable: the workers will say why
+    assert conf_in_master({**env, "BOT_CONFIG": str(config)}) == [str(cores), "False"]
 
 
 def test_empty_bot_workers_takes_the_default_for_the_configured_database(start_web):
