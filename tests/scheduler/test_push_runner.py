@@ -214,7 +214,12 @@ def test_automatic_preview_to_staff(sched_make, sched_runners, sched_standin, sc
                          wechat={"staff_openids": ["staff-1", "staff-2"]})
     sched_runners(runtime)
     previewed = wait_for(status_is(sched_db, "video-1", "previewed"))
-    bodies = sched_standin.bodies("message/mass/preview")
+
+    def both_previews():  # the log says "previewed" after the first staff member's; wait for the second
+        bodies = sched_standin.bodies("message/mass/preview")
+        return bodies if len(bodies) >= 2 else None
+
+    bodies = wait_for(both_previews)
     assert bodies == [{"touser": "staff-1", "mpvideo": {"media_id": bodies[0]["mpvideo"]["media_id"]},
                        "msgtype": "mpvideo"},
                       {"touser": "staff-2", "mpvideo": {"media_id": bodies[0]["mpvideo"]["media_id"]},
