@@ -57,8 +57,7 @@ _READ = Statement("""
                  AND i.position BETWEEN a.current_index AND a.current_index + 1) AS s ON 1 = 1
     ORDER BY s.position
 """)
-_RATE_SQL = COUNT_SQL.replace(":key", ":rate_key")  # :key is the dedupe key here
-_COUNT = Statement(_RATE_SQL)
+_COUNT = Statement(COUNT_SQL)
 # Moves the attempt on only if it is still active and on the question that was graded.
 _ADVANCE = Statement("""
     UPDATE attempts SET score = score + :points, correct_count = correct_count + :right,
@@ -123,9 +122,8 @@ _ADVANCE_CTE = """
 _WRITE = Statement("WITH " + _ADVANCE_CTE.format(rated="") + _WRITES_AFTER_ADVANCE
                    + "SELECT count(*) FROM adv")
 _WRITE_RATED = Statement(
-    "WITH rate AS (" + _RATE_SQL.replace("RETURNING value", "RETURNING CAST(value AS INTEGER) AS n")
-    + "), " + _ADVANCE_CTE.format(rated="AND (SELECT n FROM rate) <= :limit") + _WRITES_AFTER_ADVANCE
-    + "SELECT (SELECT n FROM rate), (SELECT count(*) FROM adv)")
+    "WITH rate AS (" + COUNT_SQL + "), " + _ADVANCE_CTE.format(rated="AND (SELECT n FROM rate) <= :limit")
+    + _WRITES_AFTER_ADVANCE + "SELECT (SELECT n FROM rate), (SELECT count(*) FROM adv)")
 
 
 @dataclass(slots=True)
@@ -227,7 +225,7 @@ def try_answer(runtime, inbound, now: dt.datetime) -> str | None:
 
 def _rate_params(conn: DriverConnection, limit, openid: str, now: dt.datetime) -> dict:
     params = count_params(limit, openid, now)
-    return {"rate_key": params["key"], "now": conn.stored_time(now), "expires": conn.stored_time(params["expires"])}
+    return {**params, "now": conn.stored_time(now), "expires": conn.stored_time(params["expires"])}
 
 
 def _write_params(conn: DriverConnection, inbound, planned: _Planned, now: dt.datetime) -> dict:

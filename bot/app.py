@@ -69,9 +69,8 @@ def create_app(config: Config | str | None = None, runtime: Runtime | None = Non
     def _log_request(response: Response) -> Response:
         elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
         level = request_log_level(request.path, response.status_code, elapsed, webhook_path)
-        if logger.isEnabledFor(level):
-            # The path only: the query string carries signatures and nonces.
-            logger.log(level, "%s %s %s %.1fms", request.method, request.path, response.status_code, elapsed)
+        # The path only: the query string carries signatures and nonces.
+        logger.log(level, "%s %s %s %.1fms", request.method, request.path, response.status_code, elapsed)
         return response
 
     return app

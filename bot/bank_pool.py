@@ -7,7 +7,6 @@ import time) instead of reading the bank again.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, false, select
@@ -34,8 +33,7 @@ class BankPool:
     questions: dict[int, Question]
 
 
-_cache: dict[tuple[str, str], BankPool] = {}
-_lock = threading.Lock()
+_cache: dict[tuple[str, str], BankPool] = {}  # one assignment per new version: no lock needed
 
 
 def active_pool(*, session: Session, database_url: str, name: str) -> BankPool | None:
@@ -51,8 +49,7 @@ def active_pool(*, session: Session, database_url: str, name: str) -> BankPool |
     pool = BankPool(bank_id=bank.id, version=bank.version, imported_at=bank.imported_at,
                     candidates=[Candidate(id=r.id, qtype=r.qtype, category=r.category) for r in rows],
                     questions={r.id: row_question(r) for r in rows})
-    with _lock:
-        _cache[key] = pool
+    _cache[key] = pool
     return pool
 
 

@@ -91,7 +91,7 @@ def _start_standin(config: Config) -> str:
 
 @cli.command(help="启动机器人（waitress 生产级服务器），默认同时运行推送调度。")
 @click.option("--host", default=None, help="监听地址（默认取 server.host）")
-@click.option("--port", default=None, type=int, help="端口（默认取 server.port）")
+@click.option("--port", default=None, type=click.IntRange(1, 65535), help="端口 1–65535（默认取 server.port）")
 @click.option("--no-scheduler", is_flag=True, help="不在本进程内运行推送调度（另行运行 python -m scheduler）")
 @click.pass_obj
 def serve(state: CliState, host: str | None, port: int | None, no_scheduler: bool) -> None:
@@ -219,7 +219,7 @@ def menu_push(state: CliState) -> None:
 
 @cli.command(help="只运行本地微信接口替身（地址取 wechat.api_base_url），供演示和测试。")
 @click.option("--host", default=None)
-@click.option("--port", default=None, type=int)
+@click.option("--port", default=None, type=click.IntRange(1, 65535), help="端口 1–65535")
 @click.pass_obj
 def standin(state: CliState, host: str | None, port: int | None) -> None:
     """Run only the local WeChat API stand-in (at wechat.api_base_url)."""

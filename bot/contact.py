@@ -25,11 +25,13 @@ class ContactDetails:
     phone: str
 
 
-_PHONE_ATTEMPT = re.compile(r"\d[\d\s-]{6,}\d")
+# A mobile number with a digit too many or too few: 10 to 12 digits from a 1, spaced or not. Dates,
+# order numbers and other long numbers do not look like one.
+_PHONE_ATTEMPT = re.compile(r"(?<!\d)1(?:[\s-]?\d){9,11}(?!\d)")
 
 
 def looks_like_contact(text: str) -> bool:
-    """Say whether a message looks like contact details (a run of digits), even a mistyped one."""
+    """Say whether a message looks like contact details (a mobile number), even a mistyped one."""
     return bool(_PHONE_ATTEMPT.search(fold(text or "")))
 
 

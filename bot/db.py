@@ -82,7 +82,7 @@ class Database:
         """On a SQLite file, queue writers on an OS file lock.
 
         SQLite's own busy handler polls with sleeps of up to 100 ms, which shows up as long tail
-        latency when several workers write; polling an flock every half millisecond hands the
+        latency when several workers write; polling an flock every 0.1 ms (WRITER_POLL_SECONDS) hands the
         turn over quickly, and gives up after the lock wait like any other lock.
         """
         if self.lock_path is None:
@@ -146,9 +146,10 @@ IDLE_PING_SECONDS = 2.0
 def _ping_idle_connections(engine: Engine) -> None:
     """Pessimistic disconnect handling, only for connections that sat idle in the pool."""
 
+    @event.listens_for(engine, "connect")
     @event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_conn, record):
-        record.info["checked_in"] = time.monotonic()
+    def _on_connect_or_checkin(_dbapi_conn, record):
+        record.info["checked_in"] = time.monotonic()  # a connection just opened needs no ping either
 
     @event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_conn, record, _proxy):

@@ -22,7 +22,6 @@ from sqlalchemy.exc import DBAPIError
 logger = logging.getLogger(__name__)
 
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
 class Statement:
@@ -47,11 +46,8 @@ class DriverConnection:
 
     # Values in and out, as SQLAlchemy's DateTime and JSON types store them.
     def stored_time(self, value: dt.datetime) -> Any:
-        if not self.is_sqlite:
-            return value
-        if value.tzinfo is None:  # always naive UTC here; isoformat is the same text, several times faster
-            return value.isoformat(" ", "microseconds")
-        return value.strftime(_SQLITE_DATETIME)
+        """A naive UTC time as the column stores it (on SQLite the text SQLAlchemy writes)."""
+        return value.isoformat(" ", "microseconds") if self.is_sqlite else value
 
     def stored_date(self, value: dt.date) -> Any:
         return value.isoformat() if self.is_sqlite else value

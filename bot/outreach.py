@@ -130,8 +130,10 @@ def schedule_text(config: Config, plan: list[PlannedPush]) -> str:
     lines.append(f"· {day(a.start)} {a.start:%H:%M} — {day(a.end)} {a.end:%H:%M} 线上有奖竞答"
                  f"（回复“{quiz}”参加）")
     for push in plan:
-        label = "微讲堂" if push.kind == "video" else "推送"
-        title = push.title if push.title.startswith(("微讲堂", "专家")) else f"{label}：{push.title}"
+        # A video is a microlecture; an article or text is named by its own title (专家讲座 and so on).
+        title = push.title
+        if push.kind == "video" and not title.startswith("微讲堂"):
+            title = f"微讲堂：{title}"
         lines.append(f"· {day_with_weekday(push.at)} {push.at:%H:%M} {title}")
     ip_day = dt.date(a.start.year, 4, 26)
     if a.start.date() <= ip_day <= a.end.date():

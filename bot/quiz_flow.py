@@ -109,9 +109,7 @@ def _used(turn, openid: str) -> tuple[int, int]:
 
 
 def _attempts_left_text(turn, openid: str) -> str:
-    if openid in turn.config.quiz.testers:
-        return attempts_left_text(turn.config, openid, 0, 0, _today(turn))
-    total, today = _used(turn, openid)
+    total, today = (0, 0) if openid in turn.config.quiz.testers else _used(turn, openid)
     return attempts_left_text(turn.config, openid, total, today, _today(turn))
 
 
@@ -153,10 +151,8 @@ def _window_block(turn) -> str | None:
     if local_now < activity.start:
         return (f"{activity.name}有奖竞答将于{day(activity.start)} {activity.start:%H:%M}开始，"
                 f"届时回复“{turn.config.keywords['quiz'][0]}”即可参加，敬请期待！")
-    if local_now > activity.end:
-        return (f"本届有奖竞答已于{day(activity.end)} {activity.end:%H:%M}结束，感谢关注！"
-                "获奖名单将在本公众号公布。")
-    return None
+    return (f"本届有奖竞答已于{day(activity.end)} {activity.end:%H:%M}结束，感谢关注！"
+            "获奖名单将在本公众号公布。")
 
 
 def may_start(config, openid: str, total: int, today: int) -> bool:
@@ -171,15 +167,13 @@ def _limit_block(turn, openid: str, total: int, today: int) -> str | None:
         return None
     if total >= quiz.max_attempts:
         return f"你已用完全部{quiz.max_attempts}次答题机会。{_best_line(turn, openid)}".strip()
-    if today >= quiz.max_attempts_per_day:
-        tomorrow = _today(turn) + dt.timedelta(days=1)
-        if tomorrow > turn.config.activity.end.date():
-            when = "本届竞答已无可用日期"
-        else:
-            when = f"{tomorrow.month}月{tomorrow.day}日0点后可再来"
-        return (f"今天的答题次数已用完（每天{quiz.max_attempts_per_day}次），{when}。"
-                f"{_best_line(turn, openid)}").strip()
-    return None
+    tomorrow = _today(turn) + dt.timedelta(days=1)  # not may_start: today's attempts are used up
+    if tomorrow > turn.config.activity.end.date():
+        when = "本届竞答已无可用日期"
+    else:
+        when = f"{tomorrow.month}月{tomorrow.day}日0点后可再来"
+    return (f"今天的答题次数已用完（每天{quiz.max_attempts_per_day}次），{when}。"
+            f"{_best_line(turn, openid)}").strip()
 
 
 def _seen(turn, openid: str) -> set[int]:
@@ -209,8 +203,11 @@ def start(turn, follower: Follower) -> Outgoing:
         prefix = _expiry_text(turn, attempt) + "\n\n"
     else:
         prefix = ""
+    closed = _window_block(turn)
+    if closed:
+        return Outgoing(text=prefix + closed)
     total, started_today = _used(turn, follower.openid)
-    blocked = _window_block(turn) or _limit_block(turn, follower.openid, total, started_today)
+    blocked = _limit_block(turn, follower.openid, total, started_today)
     if blocked:
         return Outgoing(text=prefix + blocked)
     quiz = turn.config.quiz

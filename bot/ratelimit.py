@@ -37,12 +37,12 @@ class RateDecision:
 # One statement, the same SQL on SQLite and PostgreSQL. Both SET expressions see the row as it
 # was, so the window test is the same for each.
 COUNT_SQL = (
-    "INSERT INTO kv_store (key, value, expires_at) VALUES (:key, '1', :expires) "
+    "INSERT INTO kv_store (key, value, expires_at) VALUES (:rate_key, '1', :expires) "
     "ON CONFLICT (key) DO UPDATE SET "
     "value = CASE WHEN kv_store.expires_at <= :now THEN '1' "
     "ELSE CAST(CAST(kv_store.value AS INTEGER) + 1 AS TEXT) END, "
     "expires_at = CASE WHEN kv_store.expires_at <= :now THEN excluded.expires_at ELSE kv_store.expires_at END "
-    "RETURNING value"
+    "RETURNING CAST(value AS INTEGER) AS n"
 )
 _COUNT = text(COUNT_SQL).bindparams(bindparam("now", type_=DateTime), bindparam("expires", type_=DateTime))
 
@@ -54,7 +54,8 @@ def counts_toward_limit(msg_type: str, event: str) -> bool:
 
 def count_params(settings: RateLimitConfig, openid: str, now: dt.datetime) -> dict:
     """The parameters of COUNT_SQL for one message (times as naive UTC datetimes)."""
-    return {"key": KEY_PREFIX + openid, "now": now, "expires": now + dt.timedelta(seconds=settings.window_seconds)}
+    return {"rate_key": KEY_PREFIX + openid, "now": now,
+            "expires": now + dt.timedelta(seconds=settings.window_seconds)}
 
 
 def decide(settings: RateLimitConfig, openid: str, count: int) -> RateDecision:

@@ -91,7 +91,7 @@ def _write(runtime, conn: DriverConnection, inbound, now: dt.datetime, today: dt
         count_message(conn, config.ratelimit, inbound, now)
         if new_follower:
             conn.execute(_NEW_FOLLOWER, params)
-        if touch or new_follower:
+        if touch:  # always for a new follower: no last message yet
             conn.execute(TOUCH, params)
         rows = conn.rows(_USED_AND_BANK, params)
         if not rows:

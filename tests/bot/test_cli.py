@@ -1,6 +1,7 @@
 """The organizer's commands as they run them: init-db, menu push, simulate, and config errors."""
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -20,8 +21,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_bot(config: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot", "--config", str(config), *args], cwd=ROOT, input=stdin,
-                          capture_output=True, text=True, timeout=120, check=False)
+    """Run `python -m bot --config CONFIG ...` as an organizer would (BOT_CONFIG from the shell ignored)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("BOT_CONFIG", None)
+    return subprocess.run([sys.executable, "-m", "bot", "--config", str(config), *args], cwd=ROOT, env=env,
+                          input=stdin, capture_output=True, text=True, timeout=120, check=False)
 
 
 def serve(app):
@@ -131,4 +135,12 @@ def test_serve_on_a_busy_port_says_so_in_one_line(config_file):
         result = run_bot(config_file, "serve", "--port", str(port), "--no-scheduler")
     assert result.returncode == 1
     assert f"无法在 127.0.0.1:{port} 启动" in result.stderr and "端口可能已被占用" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "standin"])
+def test_a_port_out_of_range_is_refused_before_anything_starts(config_file, command):
+    result = run_bot(config_file, command, "--port", "70000")
+    assert result.returncode == 2
+    assert "--port" in result.stderr and "1<=x<=65535" in result.stderr
     assert "Traceback" not in result.stderr

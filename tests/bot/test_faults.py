@@ -11,7 +11,6 @@ import os
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from bot.inbox import BUSY_TEXT
 from bot.models import Attempt, AttemptItem, InboundMessage, PushLog
 from bot.runtime import Runtime
 from bot.simulator import WeChatSimulator
+from tests.bot.test_cli import run_bot
 from tests.conftest import IN_WEEK, PG_URL, Clock, flask_poster, load_bank, make_config, reset_postgres
 from tests.scheduler.conftest import config_data, local_now, write_toml
 
@@ -291,13 +291,6 @@ def api_down(request):
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}/cgi-bin/", "微信接口 HTTP 错误 502"
     server.close()
-
-
-def run_bot(config: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("BOT_CONFIG", None)
-    return subprocess.run([sys.executable, "-m", "bot", "--config", str(config), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def send_with_api_down(api_base: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess, float, PushLog, Path]:

@@ -408,12 +408,24 @@ def test_a_turn_does_a_fixed_number_of_queries_whatever_the_number_of_players(we
 
 
 def test_a_typed_menu_label_does_what_the_button_does(wechat):
-    assert wechat.text("p22", "有奖竞答").content.startswith("第1次答题开始！")
+    # "热线" is no keyword and no reply word: only the menu label lookup knows it.
+    assert wechat.text("p22", "热线").content == "知识产权维权援助热线：12330"
 
 
-def test_a_mistyped_phone_from_a_qualified_player_gets_a_hint(wechat, runtime):
+def test_a_mistyped_phone_after_registering_gets_a_hint_and_keeps_the_number(wechat, runtime):
     wechat.text("p23", "答题")
     play(wechat, runtime, "p23", correct=5)
     wechat.text("p23", "张三 13800138000", create_time=next(TICKS))
     reply = wechat.text("p23", "李四 1380013800", create_time=next(TICKS))
     assert "没有找到有效的手机号（11位" in reply.content
+    with runtime.db.reader() as session:
+        assert session.get(Follower, "p23").phone == "13800138000"
+
+
+def test_a_date_or_long_number_from_a_qualified_player_is_not_read_as_a_phone(wechat, runtime):
+    wechat.text("p24", "答题")
+    play(wechat, runtime, "p24", correct=5)
+    wechat.text("p24", "张三 13800138000", create_time=next(TICKS))
+    for text in ("颁奖是2027-04-26吗", "订单号 20270426123456"):
+        reply = wechat.text("p24", text, create_time=next(TICKS))
+        assert "手机号" not in reply.content and "没有听懂" in reply.content, reply.content

@@ -196,6 +196,12 @@ def test_hostile_bodies_get_400_and_store_nothing(client, runtime, body):
     assert count(runtime, InboundMessage) == 0
 
 
+def test_a_message_that_merely_mentions_a_doctype_is_answered(wechat, runtime):
+    reply = wechat.text("user-doctype", "<!DOCTYPE html> 是什么？", create_time=1_800_000_000)
+    assert reply.status == 200 and reply.content
+    assert count(runtime, InboundMessage) == 1
+
+
 def test_huge_body_is_rejected(client, runtime):
     body = text_xml("user-i", "x" * 200_000, 1_800_000_000, 2).encode()
     assert client.post("/wechat", query_string=signed_query(), data=body).status_code == 400
