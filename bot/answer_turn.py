@@ -151,6 +151,13 @@ class FallBack(Exception):
     """The attempt changed after it was read, or the follower is over the rate limit: go the general way."""
 
 
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """The answer goes the general way, but its rate count is already committed (PostgreSQL): count it once."""
+
+    count: int
+
+
 @dataclass(frozen=True)
 class _Planned:
     """What one answer will change, and the reply it gets (worded at write time for the last question)."""
@@ -199,8 +206,9 @@ def _plan(runtime, items: list[_Item], inbound, now: dt.datetime) -> _Planned | 
                     current=current, last=last)
 
 
-def try_answer(runtime, inbound, now: dt.datetime) -> str | None:
-    """Handle a text that is no keyword as an answer and return its reply; None to use the general path.
+def try_answer(runtime, inbound, now: dt.datetime) -> str | Counted | None:
+    """Handle a text that is no keyword as an answer and return its reply; None (or Counted, when the
+    message's rate count was committed on the way) to use the general path.
 
     Raises IntegrityError when another copy of the message committed first (the caller answers
     with the stored reply), and the database's errors like the general path does.
@@ -217,10 +225,12 @@ def try_answer(runtime, inbound, now: dt.datetime) -> str | None:
             return None
         if planned.last:
             return finish(runtime, conn, inbound, planned, now)
-        write = _write_steps if conn.is_sqlite else _write_at_once
-        if not write(conn, config.ratelimit, inbound, planned, now):
-            return None
-    return planned.reply
+        if conn.is_sqlite:
+            return planned.reply if _write_steps(conn, config.ratelimit, inbound, planned, now) else None
+        applied, count = _write_at_once(conn, config.ratelimit, inbound, planned, now)
+    if applied:
+        return planned.reply
+    return None if count is None else Counted(count)
 
 
 def _rate_params(conn: DriverConnection, limit, openid: str, now: dt.datetime) -> dict:
@@ -261,21 +271,22 @@ def _write_steps(conn: DriverConnection, limit, inbound, planned: _Planned, now:
     return True
 
 
-def _write_at_once(conn: DriverConnection, limit, inbound, planned: _Planned, now: dt.datetime) -> bool:
+def _write_at_once(conn: DriverConnection, limit, inbound, planned: _Planned,
+                   now: dt.datetime) -> tuple[bool, int | None]:
     """PostgreSQL: the writes as one statement, so one round trip (a statement is its own transaction).
 
-    A message over the rate limit, or one whose attempt moved, changes nothing but the rate
-    count and goes the general way, where it is counted again: only messages already over the
-    limit, or in a rare race, count twice.
+    Returns whether the answer was stored, and the message's rate count if it was counted. A
+    message over the rate limit, or one whose attempt moved, changes nothing but that count,
+    which the general path then uses instead of counting the message again.
     """
     params = _write_params(conn, inbound, planned, now)
     if limit.messages and counts_toward_limit(inbound.msg_type, inbound.event):
         params.update(_rate_params(conn, limit, inbound.openid, now), limit=limit.messages)
         count, applied = conn.rows(_WRITE_RATED, params)[0]
         decide(limit, inbound.openid, int(count))  # logs the first message over the limit
-    else:
-        (applied,) = conn.rows(_WRITE, params)[0]
-    return applied == 1
+        return applied == 1, int(count)
+    (applied,) = conn.rows(_WRITE, params)[0]
+    return applied == 1, None
 
 
 @dataclass(frozen=True)

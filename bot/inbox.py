@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from .answer_turn import try_answer
+from .answer_turn import Counted, try_answer
 from .db import describe_db_error
 from .masking import short_openid
 from .models import InboundMessage
@@ -106,7 +106,7 @@ def process_message(*, runtime, inbound: Inbound, now: dt.datetime | None = None
     now = now or runtime.clock()
     try:
         quick = _quick_turn(runtime, inbound, now)
-        if quick is not None:
+        if isinstance(quick, str):
             return quick
         with runtime.db.session() as session:
             existing = session.scalar(select(InboundMessage.reply).where(InboundMessage.dedupe_key == key))
@@ -116,7 +116,8 @@ def process_message(*, runtime, inbound: Inbound, now: dt.datetime | None = None
             # After the dedupe lookup, so a retry of an answered message still gets its reply; an
             # over-limit message is stored with the throttled reply, so its retries change nothing either.
             if admit(session=session, settings=runtime.config.ratelimit, openid=inbound.openid,
-                     msg_type=inbound.msg_type, event=inbound.event, now=now).allowed:
+                     msg_type=inbound.msg_type, event=inbound.event, now=now,
+                     counted=quick.count if isinstance(quick, Counted) else None).allowed:
                 out = route(Turn(session=session, runtime=runtime, inbound=inbound, now=now))
             else:
                 out = Outgoing(text=THROTTLED_TEXT)
@@ -147,9 +148,9 @@ def process_message(*, runtime, inbound: Inbound, now: dt.datetime | None = None
     return reply
 
 
-def _quick_turn(runtime, inbound: Inbound, now: dt.datetime) -> str | None:
+def _quick_turn(runtime, inbound: Inbound, now: dt.datetime) -> str | Counted | None:
     """The two turns that make up nearly all traffic, on the driver connection: starting the quiz
-    and answering a question. None sends the message the general way (route)."""
+    and answering a question. None (or Counted) sends the message the general way (route)."""
     text = inbound.content
     if inbound.msg_type != "text" or not text:
         return None

@@ -10,10 +10,11 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import DateTime, bindparam, text
+from sqlalchemy import DateTime, bindparam, delete, text
 from sqlalchemy.orm import Session
 
 from .config import RateLimitConfig
+from .models import KeyValue
 from .masking import short_openid
 
 logger = logging.getLogger(__name__)
@@ -67,9 +68,26 @@ def decide(settings: RateLimitConfig, openid: str, count: int) -> RateDecision:
 
 
 def admit(*, session: Session, settings: RateLimitConfig, openid: str, msg_type: str, event: str,
-          now: dt.datetime) -> RateDecision:
-    """Count one message from a follower in the open transaction and say whether it is within the limit."""
+          now: dt.datetime, counted: int | None = None) -> RateDecision:
+    """Count one message from a follower in the open transaction and say whether it is within the limit.
+
+    `counted` is the count the message already got and committed on its way here (the quick
+    answer on PostgreSQL counts in its own statement before falling back): it is not counted again.
+    """
     if not settings.messages or not counts_toward_limit(msg_type, event):
         return RateDecision(allowed=True, count=0)
+    if counted is not None:
+        return RateDecision(allowed=counted <= settings.messages, count=counted)  # decide() logged it then
     count = int(session.execute(_COUNT, count_params(settings, openid, now)).scalar_one())
     return decide(settings, openid, count)
+
+
+def purge_expired_counts(*, session: Session, now: dt.datetime) -> int:
+    """Delete the counters of windows that have ended (one row per follower who wrote); return how many.
+
+    An ended window's row counts for nothing: the next message starts a new window whether the
+    row is there or not, so this may run at any time beside the web workers.
+    """
+    result = session.execute(delete(KeyValue).where(KeyValue.key.startswith(KEY_PREFIX, autoescape=True),
+                                                    KeyValue.expires_at <= now))
+    return result.rowcount or 0

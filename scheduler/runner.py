@@ -15,8 +15,11 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import delete
+from sqlalchemy.exc import SQLAlchemyError
 
+from bot.db import describe_db_error
 from bot.models import PushLog, utcnow
+from bot.ratelimit import purge_expired_counts
 from bot.runtime import Runtime
 
 from .lease import LeaseState, acquire_lease, holds_lease, new_holder, release_lease
@@ -30,6 +33,7 @@ logger = logging.getLogger(__name__)
 JOBS_TABLE = "apscheduler_jobs"
 PUSH_JOB = "push:"
 PREVIEW_JOB = "preview:"
+TIDY_MINUTES = 10  # how often the ended rate-limit windows are deleted
 
 # The runner whose jobs this process executes; job functions stay module-level with plain ids.
 _active: "Runner | None" = None
@@ -55,6 +59,12 @@ def renew_lease() -> None:
     """Renew this scheduler's lease (APScheduler job in the in-memory store)."""
     if _active is not None:
         _active.renew()
+
+
+def tidy() -> None:
+    """Delete ended rate-limit windows (APScheduler job in the in-memory store)."""
+    if _active is not None:
+        _active.tidy()
 
 
 def _missed_error(push: PlannedPush, grace_minutes: int) -> str:
@@ -112,6 +122,8 @@ class Runner:
         self._sync()
         self.scheduler.add_job(renew_lease, "interval", seconds=max(self.options.lease_seconds / 3, 1),
                                id="lease", jobstore="local", replace_existing=True)
+        self.scheduler.add_job(tidy, "interval", minutes=TIDY_MINUTES, id="tidy", jobstore="local",
+                               replace_existing=True)
         self.scheduler.resume()
         logger.info("scheduler %s started with %d planned push(es)", self.holder, len(self.plan))
         return self.lease
@@ -205,6 +217,19 @@ class Runner:
         self.lost = True
         self.scheduler.pause()
         self.stopped.set()
+
+    def tidy(self) -> int:
+        """Delete the rate-limit counters of ended windows, which would otherwise stay one per follower."""
+        try:
+            with self.runtime.db.session() as session:
+                removed = purge_expired_counts(session=session, now=utcnow())
+        except SQLAlchemyError as exc:
+            logger.warning("rate-limit counters not tidied (tried again in %d min): %s", TIDY_MINUTES,
+                           describe_db_error(exc))
+            return 0
+        if removed:
+            logger.info("deleted %d ended rate-limit window(s)", removed)
+        return removed
 
     def shutdown(self) -> None:
         """Stop scheduling (waiting for a send in progress) and give the lease up."""

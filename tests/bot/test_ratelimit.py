@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from bot.app import create_app
 from bot.config import ConfigError
 from bot.db import Database
-from bot.models import Attempt, AttemptItem, Follower
+from bot.models import Attempt, AttemptItem, Follower, KeyValue
 from bot.ratelimit import THROTTLED_TEXT, counts_toward_limit
 from bot.runtime import Runtime
 from bot.simulator import WeChatSimulator
@@ -154,3 +154,30 @@ def test_bad_settings_name_the_key(table, key):
 ])
 def test_which_messages_count(msg_type, event, counted):
     assert counts_toward_limit(msg_type, event) is counted
+
+
+def test_each_message_counts_once_even_when_the_quick_answer_falls_back(wechat, runtime):
+    """Over the limit, an answer is counted by the quick path (committed on PostgreSQL), then answered
+    the general way: the window's count still goes up by one per message."""
+    wechat.text("counted", "答题", create_time=next(TICKS))
+    replies = [wechat.text("counted", right(current_snapshot(runtime, "counted")), create_time=next(TICKS))
+               for _ in range(LIMIT + 2)]
+    assert [r.content == THROTTLED_TEXT for r in replies] == [False] * (LIMIT - 1) + [True] * 3
+    with runtime.db.reader() as session:
+        assert session.get(KeyValue, "rate:counted").value == str(LIMIT + 3)
+
+
+def test_a_window_deleted_after_it_ended_starts_afresh(wechat, runtime, clock):
+    from bot.ratelimit import purge_expired_counts
+
+    for _ in range(LIMIT + 1):
+        wechat.text("tidy", "帮助", create_time=next(TICKS))
+    wechat.text("busy", "帮助", create_time=next(TICKS))
+    clock.advance(seconds=11)
+    wechat.text("busy", "帮助", create_time=next(TICKS))  # a new window, still open
+    with runtime.db.session() as session:
+        assert purge_expired_counts(session=session, now=clock()) == 1
+    with runtime.db.reader() as session:
+        assert session.get(KeyValue, "rate:tidy") is None
+        assert session.get(KeyValue, "rate:busy").value == "1"
+    assert "回复以下关键词" in wechat.text("tidy", "帮助", create_time=next(TICKS)).content

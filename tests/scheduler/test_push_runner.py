@@ -225,3 +225,23 @@ def test_automatic_preview_to_staff(sched_make, sched_runners, sched_standin, sc
                       {"touser": "staff-2", "mpvideo": {"media_id": bodies[0]["mpvideo"]["media_id"]},
                        "msgtype": "mpvideo"}]
     assert previewed.previewed_at and sched_standin.calls("message/mass/sendall") == []
+
+
+def test_the_scheduler_deletes_ended_rate_limit_windows(sched_make, sched_runners, sched_db):
+    import datetime as dt
+
+    from bot.models import KeyValue, utcnow
+    from scheduler.runner import TIDY_MINUTES
+
+    now = utcnow()
+    with sched_db.session() as session:
+        session.add_all([KeyValue(key="rate:ended", value="20", expires_at=now - dt.timedelta(seconds=1)),
+                         KeyValue(key="rate:open", value="3", expires_at=now + dt.timedelta(seconds=9)),
+                         KeyValue(key="access_token", value="kept", expires_at=now - dt.timedelta(hours=1))])
+    runner = sched_runners(sched_make(pushes=[video(seconds=3600)]))
+    tidy = runner.scheduler.get_job("tidy")
+    assert tidy.trigger.interval == dt.timedelta(minutes=TIDY_MINUTES)
+
+    assert runner.tidy() == 1
+    with sched_db.reader() as session:
+        assert sorted(session.scalars(select(KeyValue.key))) == ["access_token", "rate:open"]
