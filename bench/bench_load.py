@@ -36,6 +36,8 @@ from bot.simulator import sign, text_xml  # noqa: E402
 TOKEN = "benchtoken"
 QUESTIONS = 10
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# Issue 8's target, at 64 concurrent connections.
+TARGET_RATIO, TARGET_P99_MS, TARGET_CONCURRENCY = 0.5, 100.0, 64
 
 
 def free_port() -> int:
@@ -354,9 +356,28 @@ def report(result: dict, args) -> bool:
           f"retries sent {quiz['retries']}")
     print(f"ratio quiz/floor: {ratio:.2f}   scores checked: {len(quiz['expected'])}, "
           f"wrong: {len(quiz['score_problems'])}")
+    print(target_line(ratio=ratio, p99_ms=quiz["p99"], errors=len(quiz["errors"]) + len(floor["errors"]),
+                      wrong=len(quiz["score_problems"]), concurrency=args.concurrency))
     for line in (quiz["errors"] + quiz["score_problems"])[:10]:
         print("  !", line)
     return not quiz["errors"] and not quiz["score_problems"] and not floor["errors"]
+
+
+def target_line(*, ratio: float, p99_ms: float, errors: int, wrong: int, concurrency: int) -> str:
+    """Say whether a run met the target, and by what it missed."""
+    misses = []
+    if ratio < TARGET_RATIO:
+        misses.append(f"ratio {ratio:.2f} < {TARGET_RATIO:.2f}")
+    if p99_ms >= TARGET_P99_MS:
+        misses.append(f"p99 {p99_ms:.1f} ms >= {TARGET_P99_MS:.0f} ms")
+    if errors:
+        misses.append(f"{errors} error(s)")
+    if wrong:
+        misses.append(f"{wrong} wrong score(s)")
+    verdict = "met" if not misses else "missed: " + "; ".join(misses)
+    note = "" if concurrency == TARGET_CONCURRENCY else f" (the target is set at {TARGET_CONCURRENCY} connections)"
+    return (f"target (quiz >= {TARGET_RATIO:.2f} x floor, p99 < {TARGET_P99_MS:.0f} ms, no errors, scores right): "
+            f"{verdict}{note}")
 
 
 def main() -> None:
