@@ -125,7 +125,8 @@ def process_message(*, runtime, inbound: Inbound, now: dt.datetime | None = None
                                  create_time=inbound.create_time)
             # The unique key is claimed with everything the message changed: a copy processed
             # concurrently fails here, its whole transaction rolls back, and it answers with ours.
-            session.add(InboundMessage(dedupe_key=key, openid=inbound.openid, msg_type=inbound.event or inbound.msg_type,
+            session.add(InboundMessage(dedupe_key=key, openid=inbound.openid,
+                                       msg_type=inbound.event or inbound.msg_type,
                                        create_time=inbound.create_time, received_at=now, reply=reply))
     except IntegrityError:
         # Another copy of the same message committed first: answer exactly as it did.

@@ -14,8 +14,8 @@ from sqlalchemy import DateTime, bindparam, delete, text
 from sqlalchemy.orm import Session
 
 from .config import RateLimitConfig
-from .models import KeyValue
 from .masking import short_openid
+from .models import KeyValue
 
 logger = logging.getLogger(__name__)
 
