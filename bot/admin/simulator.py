@@ -17,6 +17,9 @@ bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 
 DEFAULT_USERS = ("sim-user-1", "sim-user-2", "sim-user-3")
 OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Users added in the chat window carry this prefix, which no WeChat openid has: the window can
+# never speak for a real follower (answer their quiz, overwrite their prize registration).
+SIM_PREFIX = "sim-"
 MAX_TEXT = 600
 EXTENSION = "admin_simulator"
 
@@ -62,6 +65,11 @@ def test_users(testers: tuple[str, ...]) -> tuple[str, ...]:
     return testers or DEFAULT_USERS
 
 
+def may_speak_as(openid: str, testers: tuple[str, ...]) -> bool:
+    """Say whether the chat window may send as this openid: a test user, or one added in the window."""
+    return openid in test_users(testers) or (openid.startswith(SIM_PREFIX) and len(openid) > len(SIM_PREFIX))
+
+
 @bp.get("/")
 def index():
     """Show the phone-style chat window."""
@@ -79,6 +87,10 @@ def send():
     kind = data.get("kind")
     if not OPENID.match(openid):
         return jsonify(error="openid 只能包含字母、数字、- 和 _，最长 64 个字符。"), 400
+    if not may_speak_as(openid, current_app.extensions["bot"].config.quiz.testers):
+        logger.warning("simulator refused to send as %s (not a test user)", short_openid(openid))
+        return jsonify(error=f"模拟器只能以测试用户或以 {SIM_PREFIX} 开头的模拟用户发消息，"
+                             "不能以真实粉丝的 openid 发送。"), 400
     with _chat().lock:
         sim = _chat().sim
         if kind == "text":

@@ -107,6 +107,8 @@
     event.preventDefault();
     var field = document.getElementById("sim-new");
     var openid = field.value.trim();
+    // Added users are simulated followers: the server only speaks as test users or "sim-" ids.
+    if (openid && testers.indexOf(openid) === -1 && openid.indexOf("sim-") !== 0) { openid = "sim-" + openid; }
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(openid)) { field.focus(); return; }
     if (![].some.call(userSelect.options, function (o) { return o.value === openid; })) {
       userSelect.add(new Option(openid, openid));

@@ -36,15 +36,37 @@ def test_demo_simulator_is_open_and_talks_to_the_webhook(client, runtime):
     page = client.get("/simulator/")
     assert page.status_code == 200
     token = csrf_from(client, "/simulator/")
-    assert say(client, token, openid="demo-1", kind="subscribe").status_code == 200
-    reply = say(client, token, openid="demo-1", kind="click", key="quiz").get_json()
+    assert say(client, token, openid="sim-demo-1", kind="subscribe").status_code == 200
+    reply = say(client, token, openid="sim-demo-1", kind="click", key="quiz").get_json()
     assert reply["msg_type"] == "text" and "共5题" in reply["content"]
     assert client.get("/admin/").status_code == 302
 
 
 def test_simulator_checks_csrf_and_input(staff):
     token = csrf_from(staff, "/simulator/")
-    assert staff.post("/simulator/send", json={"openid": "a", "kind": "text", "content": "x"}).status_code == 400
+    assert staff.post("/simulator/send", json={"openid": "sim-a", "kind": "text", "content": "x"}).status_code == 400
     assert say(staff, token, openid="bad id!", kind="text", content="x").status_code == 400
-    assert say(staff, token, openid="a", kind="voice").status_code == 400
-    assert say(staff, token, openid="a", kind="text", content="  ").status_code == 400
+    assert say(staff, token, openid="sim-a", kind="voice").status_code == 400
+    assert say(staff, token, openid="sim-a", kind="text", content="  ").status_code == 400
+
+
+@pytest.mark.parametrize("config_overrides", [{"admin": {"password": PASSWORD}, "wechat": {"standin": True}}])
+def test_the_window_never_speaks_for_a_real_follower(app, staff, runtime, wechat):
+    """Open in the demo, but only as test users and "sim-" users: not as a follower who wrote for real."""
+    from bot.models import Follower, InboundMessage
+
+    wechat.text("oReal_follower_0001", "帮助")
+    visitor = app.test_client()
+    for who in (visitor, staff):
+        token = csrf_from(who, "/simulator/")
+        refused = say(who, token, openid="oReal_follower_0001", kind="text", content="李冒名 13800001111")
+        assert refused.status_code == 400
+        assert refused.get_json()["error"] == ("模拟器只能以测试用户或以 sim- 开头的模拟用户发消息，"
+                                               "不能以真实粉丝的 openid 发送。")
+        assert say(who, token, openid="sim-", kind="text", content="帮助").status_code == 400
+    with runtime.db.reader() as session:
+        assert session.get(Follower, "oReal_follower_0001").name is None
+        assert session.query(InboundMessage).filter_by(openid="oReal_follower_0001").count() == 1
+    token = csrf_from(visitor, "/simulator/")
+    for openid in ("sim-user-2", "sim-visitor"):
+        assert "回复以下关键词" in say(visitor, token, openid=openid, kind="text", content="帮助").get_json()["content"]

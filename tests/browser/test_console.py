@@ -17,7 +17,7 @@ ROWS = [
     "判断,实用新型专利权的期限为十五年。,,,,,错,实用新型为十年。,专利",
     "单选,注册商标的有效期为多少年？,5年,10年,20年,50年,B,商标法第三十九条。,商标",
 ]
-PLAYER = "browser-player"
+PLAYER = "sim-browser-player"
 
 
 def write_bank(path, answer: str):
