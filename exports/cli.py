@@ -12,7 +12,8 @@ from questions.render import format_duration
 
 from .queries import draw_candidates
 from .settings import export_settings
-from .winners import DEFAULT_TIER, LOTTERY, RULES, Draw, RuleError, Tier, new_seed, parse_tiers, select_winners
+from .winners import (DEFAULT_TIER, LOTTERY, RULES, Draw, RuleError, Tier, check_tiers, new_seed, parse_tiers,
+                      select_winners)
 from .workbook import DRAW_SHEETS, ExportError, check_target, write_workbook
 
 logger = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def _tiers(count: int | None, text: str | None, default: tuple[Tier, ...]) -> tu
     if count is not None:
         if count <= 0:
             raise RuleError(f"--count: 获奖人数应为正整数，当前为 {count}")
-        return (Tier(DEFAULT_TIER, count),)
+        return check_tiers([Tier(DEFAULT_TIER, count)], "--count")
     return parse_tiers(text) if text else default
 
 

@@ -89,8 +89,12 @@ def standing_key(player: Player) -> tuple:
     return (-player.score, player.duration_seconds, player.finished_at, player.attempt_id)
 
 
-def parse_tiers(text: str) -> tuple[Tier, ...]:
-    """Parse "一等奖:5,二等奖:10" into tiers."""
+# More places than any prize list needs; a mistyped huge number is refused, never drawn.
+MAX_PLACES = 100_000
+
+
+def parse_tiers(text: str, where: str = "--tiers") -> tuple[Tier, ...]:
+    """Parse "一等奖:5,二等奖:10" into tiers (`where` names the option or field in messages)."""
     tiers = []
     for part in text.replace("，", ",").split(","):
         part = part.strip()
@@ -98,15 +102,18 @@ def parse_tiers(text: str) -> tuple[Tier, ...]:
             continue
         name, sep, count = part.replace("：", ":").rpartition(":")
         if not sep or not name.strip() or not count.strip().isdigit() or int(count) <= 0:
-            raise RuleError(f"--tiers: 「{part}」应为 奖项:人数，如 一等奖:5,二等奖:10")
+            raise RuleError(f"{where}: 「{part}」应为 奖项:人数，如 一等奖:5,二等奖:10")
         tiers.append(Tier(name=name.strip(), count=int(count)))
-    return check_tiers(tiers, "--tiers")
+    return check_tiers(tiers, where)
 
 
 def check_tiers(tiers: list[Tier], where: str) -> tuple[Tier, ...]:
-    """Reject an empty tier list and repeated tier names."""
+    """Reject an empty tier list, repeated tier names and more places than MAX_PLACES."""
     if not tiers:
         raise RuleError(f"{where}: 应至少有一个奖项，如 一等奖:5")
+    places = sum(t.count for t in tiers)
+    if places > MAX_PLACES:
+        raise RuleError(f"{where}: 获奖人数合计 {places} 过大，最多 {MAX_PLACES} 人；请检查是否多输了数字")
     names = [t.name for t in tiers]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
@@ -164,5 +171,5 @@ def select_winners(players: list[Player], *, rule: str, tiers: tuple[Tier, ...],
 
 
 def _assign(chosen: list[Player], tiers: tuple[Tier, ...]) -> list[Winner]:
-    names = [t.name for t in tiers for _ in range(t.count)]
+    names = (t.name for t in tiers for _ in range(t.count))  # lazily: as many as there are winners
     return [Winner(tier=name, rank=i, player=p) for i, (name, p) in enumerate(zip(names, chosen), 1)]

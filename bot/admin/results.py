@@ -13,8 +13,8 @@ from flask import Blueprint, current_app, render_template, request, send_file
 
 from exports.queries import draw_candidates, stream_players
 from exports.settings import ExportSettings, export_settings
-from exports.winners import (DEFAULT_TIER, LOTTERY, RULES, TOP, Draw, RuleError, Tier, new_seed, parse_tiers,
-                             select_winners)
+from exports.winners import (DEFAULT_TIER, LOTTERY, RULES, TOP, Draw, RuleError, Tier, check_tiers, new_seed,
+                             parse_tiers, select_winners)
 from exports.workbook import ExportError, write_workbook
 from questions.render import format_duration
 
@@ -48,14 +48,17 @@ def tiers_text(tiers: tuple[Tier, ...]) -> str:
     return ",".join(f"{t.name}:{t.count}" for t in tiers)
 
 
+FIELD = "奖项和人数"  # the form field's label, named in its error messages
+
+
 def parse_form_tiers(text: str) -> tuple[Tier, ...]:
     """Read the tiers field: a bare number is one prize of that many places."""
     text = text.strip()
     if text.isdigit():
         if int(text) <= 0:
             raise RuleError("获奖人数应为正整数")
-        return (Tier(DEFAULT_TIER, int(text)),)
-    return parse_tiers(text)
+        return check_tiers([Tier(DEFAULT_TIER, int(text))], FIELD)
+    return parse_tiers(text, FIELD)
 
 
 def _settings() -> tuple[ExportSettings, str]:

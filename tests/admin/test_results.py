@@ -59,7 +59,17 @@ def test_lottery_download_without_seed_asks_to_draw_first(staff, token, players)
 def test_bad_tiers_are_explained(staff, token, players):
     response = staff.post("/admin/results/draw", data={"csrf_token": token, "rule": "top", "tiers": "一等奖"})
     assert response.status_code == 400
-    assert "应为 奖项:人数" in response.get_data(as_text=True)
+    assert "奖项和人数: 「一等奖」应为 奖项:人数" in response.get_data(as_text=True)
+
+
+def test_a_mistyped_huge_number_of_places_is_refused_not_drawn(staff, token, players):
+    """A number far beyond any prize list once made the draw build a list of every place and run out of memory."""
+    for tiers in ("99999999999999999999999", "一等奖:99999999999999999999999"):
+        response = staff.post("/admin/results/draw", data={"csrf_token": token, "rule": "top", "tiers": tiers})
+        assert response.status_code == 400
+        page = response.get_data(as_text=True)
+        assert "奖项和人数: 获奖人数合计 99999999999999999999999 过大，最多 100000 人" in page
+        assert "--tiers" not in page
 
 
 def test_results_workbook_download(staff, players):

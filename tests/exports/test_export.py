@@ -250,6 +250,9 @@ def test_bad_input_writes_nothing(played, tmp_path):
         (["winners", "--rule", "best"], "--rule"),
         (["winners", "--count", "0"], "正整数"),
         (["winners", "--tiers", "一等奖5"], "奖项:人数"),
+        (["winners", "--count", "99999999999999999999999"],
+         "--count: 获奖人数合计 99999999999999999999999 过大，最多 100000 人；请检查是否多输了数字"),
+        (["winners", "--tiers", "一等奖:60000,二等奖:60000"], "--tiers: 获奖人数合计 120000 过大"),
     ]
     for args, message in cases:
         result, out = export(played, tmp_path, *args)

@@ -100,3 +100,10 @@ def test_export_settings_errors_name_file_and_key(table, message):
 def test_score_distribution_bands_above_100():
     assert score_distribution([(0, 1), (50, 2)], max_score=50) == (("0分", 1), ("50分", 2))
     assert score_distribution([(95, 1), (99, 2), (120, 1)], max_score=120) == (("90-99分", 3), ("120-129分", 1))
+
+
+def test_places_beyond_the_players_cost_nothing():
+    """Tier names are handed out lazily: a huge place count never builds a list of every place."""
+    draw = select_winners(PLAYERS, rule="top", tiers=(Tier("一等奖", 1), Tier("二等奖", 10**20)), pass_score=0,
+                          require_contact=False)
+    assert [w.tier for w in draw.winners] == ["一等奖"] + ["二等奖"] * (len(draw.eligible) - 1)
