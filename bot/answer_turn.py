@@ -13,6 +13,7 @@ followers over the rate limit. The reply is built by the same functions (quiz_fl
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -89,14 +90,25 @@ _BEST_OF = Statement(f"""
     ORDER BY score DESC, duration_seconds ASC, finished_at ASC, id ASC LIMIT 1
 """)
 _MARK_BEST = Statement("UPDATE attempts SET best = (id = :id) WHERE openid = :openid AND (best = :yes OR id = :id)")
-_RANK = Statement("""
-    SELECT (SELECT count(*) FROM attempts WHERE best = :yes AND (
-              score > :score
-              OR (score = :score AND duration_seconds < :duration)
-              OR (score = :score AND duration_seconds = :duration AND finished_at < :now)
-              OR (score = :score AND duration_seconds = :duration AND finished_at = :now AND id < :id))),
-           (SELECT count(*) FROM attempts WHERE best = :yes)
-""")
+_AHEAD_OF = """best = :yes AND (
+    score > :score
+    OR (score = :score AND duration_seconds < :duration)
+    OR (score = :score AND duration_seconds = :duration AND finished_at < :now)
+    OR (score = :score AND duration_seconds = :duration AND finished_at = :now AND id < :id))"""
+
+
+@functools.lru_cache(maxsize=8)
+def _rank_statement(testers: int) -> Statement:
+    """Players ahead and players in all, without the `testers` test accounts (:tester_0, :tester_1, ...)."""
+    ahead = f"(SELECT count(*) FROM attempts WHERE {_AHEAD_OF})"
+    players = "(SELECT count(*) FROM attempts WHERE best = :yes)"
+    if testers:
+        listed = "openid IN (" + ", ".join(f":tester_{i}" for i in range(testers)) + ")"
+        ahead += f" - (SELECT count(*) FROM attempts WHERE {listed} AND {_AHEAD_OF})"
+        players += f" - (SELECT count(*) FROM attempts WHERE {listed} AND best = :yes)"
+    return Statement(f"SELECT {ahead}, {players}")
+
+
 _USED = Statement("""
     SELECT count(*), coalesce(sum(CASE WHEN local_day = :today THEN 1 ELSE 0 END), 0)
     FROM attempts WHERE openid = :openid
@@ -324,11 +336,14 @@ def finish(runtime, conn: DriverConnection, inbound, planned: _Planned, now: dt.
             if conn.rows(_BEST_OF, params)[0][0] != planned.attempt_id:
                 raise FallBack
             conn.execute(_MARK_BEST, params)
-            ahead, players = conn.rows(_RANK, params)[0]
+            testers = config.quiz.testers
+            ahead, players = conn.rows(_rank_statement(len(testers)),
+                                       {**params, **{f"tester_{i}": t for i, t in enumerate(testers)}})[0]
+            players = int(players) + (1 if openid in testers else 0)
             total, today = (0, 0) if openid in config.quiz.testers else conn.rows(
                 _USED, {"openid": openid, "today": conn.stored_date(local_today)})[0]
             text, ask_contact = result_text(
-                config, ended, "答题结束！", standing_line=rank_line(int(ahead) + 1, int(players)),
+                config, ended, "答题结束！", standing_line=rank_line(int(ahead) + 1, players),
                 attempts_left=attempts_left_text(config, openid, int(total), int(today), local_today),
                 name=current.name, phone=current.phone)
             if ask_contact:

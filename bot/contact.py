@@ -52,7 +52,7 @@ def parse_contact(text: str) -> ContactDetails | str:
 
 
 def _qualified_score(turn, follower: Follower) -> tuple[bool, int | None]:
-    standing = standing_of(session=turn.session, openid=follower.openid)
+    standing = standing_of(session=turn.session, openid=follower.openid, testers=turn.config.quiz.testers)
     best = standing.attempt.score if standing else None
     return best is not None and best >= turn.config.quiz.pass_score, best
 

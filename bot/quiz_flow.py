@@ -130,7 +130,7 @@ def attempts_left_text(config, openid: str, total: int, today_count: int, local_
 
 
 def _best_line(turn, openid: str) -> str:
-    standing = standing_of(session=turn.session, openid=openid)
+    standing = standing_of(session=turn.session, openid=openid, testers=turn.config.quiz.testers)
     if standing is None:
         return ""
     return (f"你的最好成绩：{standing.attempt.score}分，用时{format_duration(standing.attempt.duration_seconds)}，"
@@ -270,7 +270,9 @@ def rank_line(rank: int, players: int) -> str:
 
 def _result_text(turn, follower: Follower, attempt: Attempt, headline: str) -> str:
     if attempt.best:
-        standing_line = rank_line(rank_of(session=turn.session, attempt=attempt), player_count(session=turn.session))
+        testers = turn.config.quiz.testers
+        players = player_count(session=turn.session, testers=testers) + (1 if follower.openid in testers else 0)
+        standing_line = rank_line(rank_of(session=turn.session, attempt=attempt, testers=testers), players)
     else:
         standing_line = _best_line(turn, follower.openid)
     text, ask_contact = result_text(turn.config, attempt, headline, standing_line=standing_line,

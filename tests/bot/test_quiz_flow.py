@@ -307,6 +307,21 @@ class TestTesters:
             assert wechat.text("tester-1", "答题", create_time=next(TICKS)).content.startswith(f"第{n + 2}次答题开始！")
             play(wechat, runtime, "tester-1")
 
+    def test_testers_are_left_out_of_every_rank(self, wechat, runtime):
+        """Real players' ranks and counts never include a tester; a tester sees where they would rank."""
+        wechat.text("real-1", "答题")
+        assert "排名：第1名（共1人参与）" in play(wechat, runtime, "real-1", correct=3).content
+        wechat.text("tester-1", "答题")
+        assert "排名：第1名（共2人参与）" in play(wechat, runtime, "tester-1", correct=5).content
+        wechat.text("real-2", "答题")
+        assert "排名：第1名（共2人参与）" in play(wechat, runtime, "real-2", correct=4).content
+        assert "排名第2名（共2人）" in wechat.text("real-1", "排名", create_time=next(TICKS)).content
+        wechat.text("real-3", "答题", create_time=next(TICKS))
+        play(wechat, runtime, "real-3", correct=1, total=1)
+        quit_reply = wechat.text("real-3", "放弃", create_time=next(TICKS)).content  # the general path
+        assert "已交卷" in quit_reply and "排名：第3名（共3人参与）" in quit_reply
+        assert "排名第1名（共4人）" in wechat.text("tester-1", "排名", create_time=next(TICKS)).content
+
 
 def test_rank_orders_by_score_then_time(wechat, runtime, clock):
     wechat.text("fast", "答题")
