@@ -31,8 +31,9 @@ _PHONE_ATTEMPT = re.compile(r"(?<!\d)1(?:[\s-]?\d){9,11}(?!\d)")
 
 
 def looks_like_contact(text: str) -> bool:
-    """Say whether a message looks like contact details (a mobile number), even a mistyped one."""
-    return bool(_PHONE_ATTEMPT.search(fold(text or "")))
+    """Say whether a message looks like contact details (a mobile number, +86 or not), even a mistyped one."""
+    folded = fold(text or "")
+    return bool(MOBILE.search(folded) or _PHONE_ATTEMPT.search(folded))
 
 
 def parse_contact(text: str) -> ContactDetails | str:
@@ -83,6 +84,8 @@ def receive(turn, follower: Follower, text: str) -> Outgoing:
     qualified, _ = _qualified_score(turn, follower)
     if not qualified or not turn.config.quiz.collect_contact:
         follower.state = None
+        if looks_like_contact(text):
+            return ask(turn, follower)  # says what registration needs (or that none is needed); stores nothing
         return Outgoing(text=unknown_text(turn.config))
     parsed = parse_contact(text)
     if isinstance(parsed, str):

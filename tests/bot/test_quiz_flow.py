@@ -129,6 +129,22 @@ def test_below_pass_score_is_not_asked_for_contact(wechat, runtime):
     assert "达到50分可获得抽奖资格" in reply.content
     reply = wechat.text("p4", "领奖", create_time=next(TICKS))
     assert "成绩达到50分即可登记领奖信息。你目前的最好成绩是20分。" in reply.content
+    reply = wechat.text("p4", "王小明 13900000100", create_time=next(TICKS))
+    assert reply.content.startswith("成绩达到50分即可登记领奖信息。你目前的最好成绩是20分。")
+    with runtime.db.reader() as session:
+        assert session.get(Follower, "p4").phone is None
+
+
+@pytest.mark.parametrize("text", ["欧阳娜娜 +8613944445555", "欧阳娜娜 8613944445555", "欧阳娜娜 +86 139-4444-5555"])
+def test_a_mobile_with_the_country_code_is_registered(wechat, runtime, text):
+    """Also as a correction, when the bot is no longer waiting for details and must recognise them."""
+    wechat.text("p86", "答题")
+    play(wechat, runtime, "p86", correct=5)
+    assert wechat.text("p86", "张三 13800138000", create_time=next(TICKS)).content.startswith("已登记领奖信息")
+    reply = wechat.text("p86", text, create_time=next(TICKS))
+    assert reply.content.startswith("已更新领奖信息：欧阳娜娜，手机号 139****5555。")
+    with runtime.db.reader() as session:
+        assert session.get(Follower, "p86").phone == "13944445555"
 
 
 def test_wrong_answer_shows_correct_answer_and_explanation(wechat, runtime):
