@@ -56,9 +56,13 @@ def _field(data: dict, name: str) -> str:
         return ""
     if not isinstance(value, str):
         raise ValueError(f"{name} is not text")
+    if name == "Content":
+        # A follower may paste a long text (the body limit stops hostile sizes): it is answered
+        # like any text, read up to the limit (no answer or keyword is anywhere near as long).
+        return value[:MAX_FIELD_CHARS]
     if len(value) > MAX_FIELD_CHARS:
         raise ValueError(f"{name} too long")
-    return value.strip() if name != "Content" else value
+    return value.strip()
 
 
 def _scan_to_subscribe(data: dict) -> dict:

@@ -202,6 +202,12 @@ def test_a_message_that_merely_mentions_a_doctype_is_answered(wechat, runtime):
     assert count(runtime, InboundMessage) == 1
 
 
+def test_a_long_pasted_text_is_answered(wechat, runtime):
+    reply = wechat.text("user-long", "知识产权" * 1500, create_time=1_800_000_000)  # 6,000 characters, 18 KB
+    assert reply.status == 200 and "没有听懂" in reply.content
+    assert count(runtime, InboundMessage) == 1
+
+
 def test_huge_body_is_rejected(client, runtime):
     body = text_xml("user-i", "x" * 200_000, 1_800_000_000, 2).encode()
     assert client.post("/wechat", query_string=signed_query(), data=body).status_code == 400
