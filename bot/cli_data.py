@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from .privacy import contacts_before, cutoff_utc, purge_contacts, retained_until
+from .privacy import contacts_before, cutoff_utc, purge_contacts, retained_until, scrub_files
 
 
 @click.group(help="个人信息：保留期满后删除参与者的姓名和手机号。")
@@ -52,12 +52,13 @@ def purge(state, before_text: str, force: bool, yes: bool) -> None:
                     f"{keep_until + dt.timedelta(days=1)} 起才能删除；确需提前删除（如本人要求），请加 --force。")
             click.echo(f"注意：其中有的联系方式保留期未满（到 {keep_until}），按 --force 删除。")
     click.echo(f"{before} 之前登记的联系方式：{found.count} 人。将清除他们的姓名和手机号，成绩和答题记录保留；"
-               "这之前保存的聊天回复（登记时回显了姓名）也一并清除。")
+               "这之前保存的全部聊天回复（只用于识别微信的重发；登记时的回复回显了姓名）也一并清除。")
     if not yes:
         click.confirm("确认删除？删除后无法恢复", abort=True)
     with state.db.session() as session:
         result = purge_contacts(session=session, before_utc=before_utc)
     click.echo(f"已清除 {result.contacts} 人的姓名和手机号，以及 {result.replies} 条保存的回复。")
+    click.echo(scrub_files(state.db))
 
 
 def _local_day(moment: dt.datetime, tz: ZoneInfo) -> dt.date:

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from .models import Follower, InboundMessage
@@ -58,6 +58,8 @@ def contacts_before(*, session: Session, before_utc: dt.datetime) -> ContactsBef
 
 def purge_contacts(*, session: Session, before_utc: dt.datetime) -> PurgeResult:
     """Clear names, phone numbers and contact times given before the cutoff, and older stored replies."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("PRAGMA secure_delete=ON"))  # the old bytes are zeroed in the page, not left free
     contacts = session.execute(update(Follower).where(Follower.contact_at < before_utc)
                                .values(name=None, phone=None, contact_at=None)
                                .execution_options(synchronize_session=False)).rowcount
@@ -68,3 +70,25 @@ def purge_contacts(*, session: Session, before_utc: dt.datetime) -> PurgeResult:
     logger.info("purged contact details of %d follower(s) given before %s UTC; cleared %d stored replies",
                 contacts, before_utc.isoformat(timespec="minutes"), replies)
     return PurgeResult(contacts=contacts, replies=replies)
+
+
+def scrub_files(db) -> str:
+    """After a purge, get the cleared values out of the database's files too; say what was done.
+
+    SQLite keeps the old pages in its write-ahead log until a checkpoint, so the log is copied back
+    and truncated. PostgreSQL keeps old row versions until VACUUM, so the two tables are vacuumed.
+    """
+    if db.is_sqlite:
+        raw = db.engine.raw_connection()  # outside any transaction: a checkpoint cannot run inside one
+        try:
+            cursor = raw.cursor()
+            busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            cursor.close()
+        finally:
+            raw.close()
+        if busy:
+            return "数据库日志暂时有进程在读，旧内容会在下一次检查点后被覆盖；可在停服后再运行一次本命令。"
+        return "数据库日志已写回并清空，文件中不再留有清除前的内容。"
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM followers, inbound_messages")
+    return "已对 followers、inbound_messages 表执行 VACUUM，清除前的旧行版本已回收。"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -96,6 +97,23 @@ def test_purge_after_retention_clears_contacts_and_keeps_scores(players, clock, 
     with runtime.db.reader() as session:
         replies = list(session.scalars(select(InboundMessage.reply)))
     assert replies and not any(name in reply for name, _ in CONTACTS.values() for reply in replies)
+
+
+def test_the_cleared_values_are_gone_from_the_database_files(players, clock):
+    """Not only unreadable through SQL: SQLite's pages and write-ahead log no longer hold them."""
+    runtime = players
+    clock.now = utc(2027, 7, 26, 9)
+    result = invoke(runtime, "--before", "2027-07-26", "--yes")
+    assert result.exit_code == 0, result.output
+    if not runtime.db.is_sqlite:
+        assert result.output.rstrip().endswith("已对 followers、inbound_messages 表执行 VACUUM，清除前的旧行版本已回收。")
+        return
+    assert result.output.rstrip().endswith("数据库日志已写回并清空，文件中不再留有清除前的内容。")
+    path = Path(runtime.db.engine.url.database)
+    stored = path.read_bytes() + (path.with_name(path.name + "-wal").read_bytes()
+                                  if path.with_name(path.name + "-wal").exists() else b"")
+    for name, phone in CONTACTS.values():
+        assert phone.encode() not in stored and name.encode() not in stored
 
 
 def test_refused_inside_the_retention_period_unless_forced(players, clock):
