@@ -41,6 +41,30 @@ class BankSummary:
     by_type: dict[str, int]
 
 
+def fit_warnings(quiz, questions: list[Question]) -> list[str]:
+    """Say where the quiz's bank cannot give the quiz the config asks for (pure; empty if it can).
+
+    A bank smaller than an attempt makes shorter attempts; one whose best attempt scores below the
+    pass score means nobody can qualify for a prize.
+    """
+    total, per = len(questions), quiz.questions_per_attempt
+    if not total:
+        return []
+    warnings = []
+    if total < per:
+        warnings.append(f"题库只有 {total} 题，少于每次答题的 {per} 题（quiz.questions_per_attempt）："
+                        f"每次答题将只有 {total} 题。")
+    by_type = Counter(q.qtype for q in questions)
+    for qtype, need in quiz.draw_types.items():
+        if by_type[qtype] < need:
+            warnings.append(f"quiz.draw_types 要求每次抽 {need} 道{qtype}题，题库只有 {by_type[qtype]} 道。")
+    best = sum(sorted((q.points or quiz.default_points for q in questions), reverse=True)[:per])
+    if best < quiz.pass_score:
+        warnings.append(f"每次答题最多得 {best} 分，达不到获奖资格线 {quiz.pass_score} 分（quiz.pass_score）："
+                        "没有人能获得抽奖资格。请补充题目或调低 quiz.pass_score。")
+    return warnings
+
+
 def import_bank(*, session: Session, name: str, report: BankReport, source: str,
                 default_points: int = 10) -> ImportResult:
     """Store a clean report as the bank's new version, retiring its current questions.

@@ -12,7 +12,7 @@ from questions.model import BankReport
 from questions.report import report_lines, type_counts_line
 from questions.template import write_bank_xlsx, write_template
 
-from .banks import import_bank, list_banks, load_questions
+from .banks import fit_warnings, import_bank, list_banks, load_questions
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,8 @@ def import_(file: str, bank_name: str | None) -> None:
         click.echo(f"上一版的 {result.retired} 道题已停用；正在进行的答题仍使用开始时抽到的题目。")
     if name == active:
         click.echo("这是配置 quiz.bank 指定的题库，新开始的答题将从中抽题。")
+        for warning in fit_warnings(state.config.quiz, report.questions):
+            click.echo(f"注意：{warning}")
     else:
         click.echo(f"注意：答题使用的是题库「{active}」（配置 quiz.bank），不是「{name}」。")
 
@@ -90,6 +92,11 @@ def list_() -> None:
         click.echo(f"    {type_counts_line(bank.total, bank.by_type)}")
     if all(bank.name != active for bank in banks):
         click.echo(f"注意：配置 quiz.bank 指定的题库「{active}」还不存在，请先导入。")
+        return
+    with state.db.reader() as session:
+        in_use = load_questions(session=session, bank_name=active)
+    for warning in fit_warnings(state.config.quiz, in_use):
+        click.echo(f"注意：{warning}")
 
 
 @questions.command("export")

@@ -11,7 +11,7 @@ from questions.importers import SUPPORTED, read_bank
 from questions.model import TYPES
 from questions.report import report_lines, type_counts_line
 
-from ..banks import import_bank, list_banks
+from ..banks import fit_warnings, import_bank, list_banks
 from ..models import Bank, QuestionRow
 from .uploads import find_upload, save_upload, suffix_of, upload_dir
 
@@ -99,6 +99,9 @@ def import_():
         flash(f"上一版的 {result.retired} 道题已停用；正在进行的答题仍使用开始时抽到的题目。")
     if name != runtime.config.quiz.bank:
         flash(f"注意：答题使用的是题库「{runtime.config.quiz.bank}」（配置 quiz.bank），不是「{name}」。", "warning")
+    else:
+        for warning in fit_warnings(runtime.config.quiz, report.questions):
+            flash(f"注意：{warning}", "warning")
     return redirect(url_for(".questions", name=result.bank))
 
 

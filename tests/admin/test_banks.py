@@ -53,6 +53,8 @@ def test_clean_upload_imports_and_the_file_is_gone(staff, token, runtime, app):
     assert response.status_code == 302 and response.location == "/admin/banks/default"
     page = staff.get(response.location).get_data(as_text=True)
     assert "已导入题库「default」第 1 版，共 3 题：单选 1，多选 1，判断 1，填空 0" in page
+    assert "注意：题库只有 3 题，少于每次答题的 5 题（quiz.questions_per_attempt）：每次答题将只有 3 题。" in page
+    assert "注意：每次答题最多得 30 分，达不到获奖资格线 50 分（quiz.pass_score）" in page
     assert "答题使用中" in page and "世界知识产权日是哪一天？" in page
     assert not stored[0].exists()
     with runtime.db.reader() as session:

@@ -87,6 +87,10 @@ def test_import_list_reimport_and_export_round_trip(tmp_path, cli_state):
     assert result.exit_code == 0, result.output
     assert "已导入题库「default」第 1 版，共 4 题：单选 1，多选 1，判断 1，填空 1" in result.output
     assert "新开始的答题将从中抽题" in result.output
+    # The test config asks for 10 questions of 10 points and a pass score of 100: this bank cannot give that.
+    assert "注意：题库只有 4 题，少于每次答题的 10 题（quiz.questions_per_attempt）：每次答题将只有 4 题。" in result.output
+    assert ("注意：每次答题最多得 40 分，达不到获奖资格线 100 分（quiz.pass_score）：没有人能获得抽奖资格。"
+            "请补充题目或调低 quiz.pass_score。") in result.output
 
     result = run(["import", str(path), "--bank", "练习"], cli_state)
     assert "注意：答题使用的是题库「default」（配置 quiz.bank），不是「练习」" in result.output
@@ -99,6 +103,7 @@ def test_import_list_reimport_and_export_round_trip(tmp_path, cli_state):
     assert lines[0].startswith("default（答题使用）  第 2 版") and lines[0].endswith("导入自 题库.csv")
     assert lines[1] == "    共 4 题：单选 1，多选 1，判断 1，填空 1"
     assert lines[2].startswith("练习  第 1 版")
+    assert lines[-1].startswith("注意：每次答题最多得 40 分，达不到获奖资格线 100 分")
 
     out = tmp_path / "export.xlsx"
     result = run(["export", "default", str(out)], cli_state)
@@ -117,3 +122,17 @@ def test_export_of_a_missing_bank_fails(tmp_path, cli_state):
 
 def test_list_says_when_the_quiz_bank_is_missing(cli_state):
     assert "配置 quiz.bank 指定的题库「default」还不存在" in run(["list"], cli_state).output
+
+
+def test_a_bank_that_fits_the_quiz_gets_no_warning():
+    from types import SimpleNamespace
+
+    from bot.banks import fit_warnings
+    from questions.model import Question
+
+    quiz = SimpleNamespace(questions_per_attempt=3, pass_score=30, default_points=10, draw_types={"判断": 1})
+    bank = [Question(qtype="单选", stem=f"题{i}", options=("a", "b"), answer=("A",)) for i in range(3)]
+    assert fit_warnings(quiz, bank) == ["quiz.draw_types 要求每次抽 1 道判断题，题库只有 0 道。"]
+    quiz.draw_types = {}
+    assert fit_warnings(quiz, bank) == []
+    assert fit_warnings(quiz, []) == []
