@@ -1,6 +1,7 @@
 """`python -m bot export`: draw the winners and write the staff workbook."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 
@@ -59,6 +60,11 @@ def winners(state, out: str, rule: str | None, count: int | None, tiers: str | N
         raise click.ClickException(str(exc)) from None
     if seed and rule != LOTTERY:
         click.echo("注意：排名规则（top）不使用随机种子，已忽略 --seed。")
+    activity = state.config.activity
+    local_now = state.runtime.clock().replace(tzinfo=dt.timezone.utc).astimezone(activity.tz)
+    if local_now < activity.end:
+        click.echo(f"注意：竞答到 {activity.end:%Y-%m-%d %H:%M} 才结束，现在抽出的名单不是最终结果；"
+                   "活动结束后请重新导出。")
     _echo_draw(draw)
     click.echo(f"已写入 {result.path}（工作表：{'、'.join(result.sheets)}）")
 

@@ -164,6 +164,14 @@ def test_one_prize_per_phone_and_contact_required(played, tmp_path):
     assert notes["排除名单（测试账号、工作人员）"] == "tester-1"
 
 
+def test_drawing_before_the_quiz_ends_says_the_list_is_not_final(played, clock, tmp_path):
+    during, _ = export(played, tmp_path, "winners", "--count", "1", name="during.xlsx")
+    assert "注意：竞答到 2027-04-26 23:59 才结束，现在抽出的名单不是最终结果；活动结束后请重新导出。" in during.output
+    clock.now = dt.datetime(2027, 4, 26, 16, 0, 0)  # 00:00 on 27 April in Shanghai
+    after, _ = export(played, tmp_path, "winners", "--count", "1", name="after.xlsx")
+    assert after.exit_code == 0 and "不是最终结果" not in after.output
+
+
 def test_without_contact_requirement_anonymous_player_wins(played, tmp_path):
     _, out = export(played, tmp_path, "winners", "--count", "1", "--no-require-contact")
     assert rows(load_workbook(out)["中奖名单"])[1][7] == "o-anon"
