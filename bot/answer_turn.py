@@ -36,7 +36,7 @@ from .quiz_flow import (
 )
 from .ratelimit import COUNT_SQL, count_params, counts_toward_limit, decide
 from .replies import Outgoing, render_reply
-from .standings import ENDED
+from .standings import ENDED, players_seen_by
 
 logger = logging.getLogger(__name__)
 
@@ -339,7 +339,7 @@ def finish(runtime, conn: DriverConnection, inbound, planned: _Planned, now: dt.
             testers = config.quiz.testers
             ahead, players = conn.rows(_rank_statement(len(testers)),
                                        {**params, **{f"tester_{i}": t for i, t in enumerate(testers)}})[0]
-            players = int(players) + (1 if openid in testers else 0)
+            players = players_seen_by(openid, int(players), testers)
             total, today = (0, 0) if openid in config.quiz.testers else conn.rows(
                 _USED, {"openid": openid, "today": conn.stored_date(local_today)})[0]
             text, ask_contact = result_text(

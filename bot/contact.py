@@ -63,15 +63,22 @@ def prompt_text(pass_score: int) -> str:
             + USE_NOTE)
 
 
+NOT_COLLECTED_TEXT = "本次活动无需登记领奖信息，获奖名单将在本公众号公布。"
+
+
+def _below_pass_text(turn, best: int | None) -> str:
+    shown = f"你目前的最好成绩是{best}分。" if best is not None else "你还没有完成答题。"
+    return (f"成绩达到{turn.config.quiz.pass_score}分即可登记领奖信息。{shown}"
+            f"回复“{turn.config.keywords['quiz'][0]}”参加有奖竞答。")
+
+
 def ask(turn, follower: Follower) -> Outgoing:
     """Ask a qualified player for their details (the 领奖 keyword or menu item)."""
     if not turn.config.quiz.collect_contact:
-        return Outgoing(text="本次活动无需登记领奖信息，获奖名单将在本公众号公布。")
+        return Outgoing(text=NOT_COLLECTED_TEXT)
     qualified, best = _qualified_score(turn, follower)
     if not qualified:
-        shown = f"你目前的最好成绩是{best}分。" if best is not None else "你还没有完成答题。"
-        return Outgoing(text=f"成绩达到{turn.config.quiz.pass_score}分即可登记领奖信息。{shown}"
-                             f"回复“{turn.config.keywords['quiz'][0]}”参加有奖竞答。")
+        return Outgoing(text=_below_pass_text(turn, best))
     follower.state = STATE
     if follower.phone:
         return Outgoing(text=f"你已登记：{follower.name}，手机号 {mask_phone(follower.phone)}。"
@@ -81,12 +88,14 @@ def ask(turn, follower: Follower) -> Outgoing:
 
 def receive(turn, follower: Follower, text: str) -> Outgoing:
     """Check and store name + mobile from a qualified player; corrections overwrite."""
-    qualified, _ = _qualified_score(turn, follower)
-    if not qualified or not turn.config.quiz.collect_contact:
+    if not turn.config.quiz.collect_contact:
         follower.state = None
-        if looks_like_contact(text):
-            return ask(turn, follower)  # says what registration needs (or that none is needed); stores nothing
-        return Outgoing(text=unknown_text(turn.config))
+        return Outgoing(text=NOT_COLLECTED_TEXT if looks_like_contact(text) else unknown_text(turn.config))
+    qualified, best = _qualified_score(turn, follower)
+    if not qualified:
+        follower.state = None
+        # Details from a player below the pass score: say what registration needs; store nothing.
+        return Outgoing(text=_below_pass_text(turn, best) if looks_like_contact(text) else unknown_text(turn.config))
     parsed = parse_contact(text)
     if isinstance(parsed, str):
         follower.state = STATE

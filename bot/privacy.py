@@ -90,5 +90,5 @@ def scrub_files(db) -> str:
             return "数据库日志暂时有进程在读，旧内容会在下一次检查点后被覆盖；可在停服后再运行一次本命令。"
         return "数据库日志已写回并清空，文件中不再留有清除前的内容。"
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("VACUUM followers, inbound_messages")
+        conn.exec_driver_sql(f"VACUUM {Follower.__tablename__}, {InboundMessage.__tablename__}")
     return "已对 followers、inbound_messages 表执行 VACUUM，清除前的旧行版本已回收。"

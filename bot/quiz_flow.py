@@ -26,7 +26,7 @@ from .masking import mask_phone, short_openid
 from .models import Attempt, AttemptItem, Follower
 from .outreach import day, match_reply
 from .replies import Outgoing
-from .standings import ENDED, player_count, rank_of, refresh_best, standing_of
+from .standings import ENDED, player_count, players_seen_by, rank_of, refresh_best, standing_of
 
 logger = logging.getLogger(__name__)
 
@@ -271,7 +271,7 @@ def rank_line(rank: int, players: int) -> str:
 def _result_text(turn, follower: Follower, attempt: Attempt, headline: str) -> str:
     if attempt.best:
         testers = turn.config.quiz.testers
-        players = player_count(session=turn.session, testers=testers) + (1 if follower.openid in testers else 0)
+        players = players_seen_by(follower.openid, player_count(session=turn.session, testers=testers), testers)
         standing_line = rank_line(rank_of(session=turn.session, attempt=attempt, testers=testers), players)
     else:
         standing_line = _best_line(turn, follower.openid)

@@ -74,10 +74,15 @@ def player_count(*, session: Session, testers: tuple[str, ...]) -> int:
     return players
 
 
+def players_seen_by(openid: str, players: int, testers: tuple[str, ...]) -> int:
+    """The player count a player is told: the real players, and a tester among them."""
+    return players + (1 if openid in testers else 0)
+
+
 def standing_of(*, session: Session, openid: str, testers: tuple[str, ...]) -> Standing | None:
     """Return a player's standing, or None if they have not finished an attempt."""
     best = session.scalars(select(Attempt).where(Attempt.openid == openid, Attempt.best.is_(True))).first()
     if best is None:
         return None
-    players = player_count(session=session, testers=testers) + (1 if openid in testers else 0)
+    players = players_seen_by(openid, player_count(session=session, testers=testers), testers)
     return Standing(attempt=best, rank=rank_of(session=session, attempt=best, testers=testers), players=players)

@@ -61,8 +61,7 @@ def winners(state, out: str, rule: str | None, count: int | None, tiers: str | N
     if seed and rule != LOTTERY:
         click.echo("注意：排名规则（top）不使用随机种子，已忽略 --seed。")
     activity = state.config.activity
-    local_now = state.runtime.clock().replace(tzinfo=dt.timezone.utc).astimezone(activity.tz)
-    if local_now < activity.end:
+    if state.runtime.clock().replace(tzinfo=dt.timezone.utc) < activity.end:
         click.echo(f"注意：竞答到 {activity.end:%Y-%m-%d %H:%M} 才结束，现在抽出的名单不是最终结果；"
                    "活动结束后请重新导出。")
     _echo_draw(draw)

@@ -460,3 +460,18 @@ def test_a_date_or_long_number_from_a_qualified_player_is_not_read_as_a_phone(we
     for text in ("颁奖是2027-04-26吗", "订单号 20270426123456"):
         reply = wechat.text("p24", text, create_time=next(TICKS))
         assert "手机号" not in reply.content and "没有听懂" in reply.content, reply.content
+
+
+class TestNoContactCollection:
+    @pytest.fixture
+    def config_overrides(self):
+        return {"quiz": {"collect_contact": False}}
+
+    def test_details_are_not_asked_for_nor_stored(self, wechat, runtime):
+        wechat.text("p-nc", "答题")
+        assert "登记领奖信息" not in play(wechat, runtime, "p-nc", correct=5).content
+        for text in ("张三 13800138000", "领奖"):
+            reply = wechat.text("p-nc", text, create_time=next(TICKS))
+            assert reply.content == "本次活动无需登记领奖信息，获奖名单将在本公众号公布。"
+        with runtime.db.reader() as session:
+            assert session.get(Follower, "p-nc").phone is None
