@@ -59,8 +59,8 @@ def build(db_path: Path, count: int) -> None:
     """Create the database and bulk-insert `count` followers with one best finished attempt each."""
     from sqlalchemy import insert
 
-    from bot.db import Database
-    from bot.models import Attempt, Bank, Follower
+    from bot.storage.db import Database
+    from bot.storage.models import Attempt, Bank, Follower
 
     db = Database(f"sqlite:///{db_path}")
     db.create_all()
@@ -85,7 +85,7 @@ def build(db_path: Path, count: int) -> None:
 def run_export(config: Path, out: Path) -> None:
     from click.testing import CliRunner
 
-    from bot.cli import CliState
+    from bot.commands.cli import CliState
     from exports.cli import export
 
     result = CliRunner().invoke(export, ["results", str(out)], obj=CliState(str(config)))
@@ -111,7 +111,7 @@ def run_floor(count: int, out: Path) -> None:
 def child(args: argparse.Namespace) -> None:
     """Do one side's work in this process and print its time and peak RSS as JSON."""
     if args.side == "export":
-        import bot.cli  # noqa: F401 - count the imports in the baseline, not in the work
+        import bot.commands.cli  # noqa: F401 - count the imports in the baseline, not in the work
         import exports.cli  # noqa: F401
     else:
         import openpyxl  # noqa: F401

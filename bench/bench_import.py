@@ -15,8 +15,8 @@ from openpyxl import load_workbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.banks import import_bank  # noqa: E402
-from bot.db import Database  # noqa: E402
+from bot.quiz.banks import import_bank  # noqa: E402
+from bot.storage.db import Database  # noqa: E402
 from questions.importers import read_bank  # noqa: E402
 from questions.model import FILL, JUDGE, MULTIPLE, SINGLE, Question  # noqa: E402
 from questions.template import write_bank_xlsx  # noqa: E402

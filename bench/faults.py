@@ -52,8 +52,8 @@ from bench.bench_load import (
     stop,
     write_config,
 )
-from bot.inbox import BUSY_TEXT
-from bot.simulator import text_xml
+from bot.conversation.engine import BUSY_TEXT
+from bot.wechat.simulator import text_xml
 
 PUSH_KEY = "lecture-1"
 CLIENT_MSG_ID = f"ipweek-{PUSH_KEY}"
@@ -138,8 +138,8 @@ def children(pid: int) -> set[int]:
 
 def push_status(config: Path) -> str:
     from bot.config import load_config
-    from bot.db import Database
-    from bot.models import PushLog
+    from bot.storage.db import Database
+    from bot.storage.models import PushLog
 
     db = Database(load_config(str(config)).database_url)
     try:
@@ -312,8 +312,8 @@ def check_store(config: Path, followers: dict) -> tuple[list[str], dict]:
     from sqlalchemy import func, select
 
     from bot.config import load_config
-    from bot.db import Database
-    from bot.models import Attempt, AttemptItem, InboundMessage
+    from bot.storage.db import Database
+    from bot.storage.models import Attempt, AttemptItem, InboundMessage
 
     db = Database(load_config(str(config)).database_url)
     with db.reader() as session:
@@ -335,7 +335,7 @@ def check_store(config: Path, followers: dict) -> tuple[list[str], dict]:
     problems = []
     counts = {"answers_replied": 0, "answers_stored": 0, "scores_match": 0, "lost": 0, "doubled": 0}
     for openid, seen in followers.items():
-        replied = [f"msg:{m}" for m in seen["replied"]]
+        replied = [f"msg:{openid}:{m}" for m in seen["replied"]]
         counts["answers_replied"] += max(len(replied) - 1, 0)
         mine = by_openid.get(openid, [])
         if len(mine) != 1:
@@ -364,8 +364,8 @@ def check_store(config: Path, followers: dict) -> tuple[list[str], dict]:
 
 def check_push(drill: Drill, standin: StandIn, config: Path) -> None:
     from bot.config import load_config
-    from bot.db import Database
-    from bot.models import PushLog
+    from bot.storage.db import Database
+    from bot.storage.models import PushLog
 
     db = Database(load_config(str(config)).database_url)
     with db.reader() as session:

@@ -1,3 +1,3 @@
-from .cli import main
+from bot.commands.cli import main
 
 main()

@@ -8,11 +8,11 @@ from flask import Flask, Response, g, jsonify, request
 from sqlalchemy import text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .admin import register_admin
-from .config import Config, load_config
-from .db import describe_db_error
-from .runtime import Runtime
-from .webhook import register_webhook
+from bot.console import register_admin
+from bot.config import Config, load_config
+from bot.storage.db import describe_db_error
+from bot.runtime import Runtime
+from bot.webhook import register_webhook
 
 logger = logging.getLogger("bot.requests")
 

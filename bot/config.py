@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import importlib
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_CONFIG = "config.toml"
@@ -153,7 +154,7 @@ DEFAULT_KEYWORDS: dict[str, tuple[str, ...]] = {
     "quiz": ("答题", "竞答", "开始答题", "有奖竞答"),
     "lectures": ("微讲堂", "讲堂", "视频"),
     "rank": ("排名", "成绩", "我的成绩"),
-    "quit": ("放弃", "结束答题"),
+    "quit": ("放弃", "交卷", "退出", "结束", "结束答题", "提前交卷"),
     "contact": ("领奖", "登记", "修改信息"),
 }
 
@@ -427,38 +428,102 @@ def parse_config(data: dict[str, Any], source: str, environ: dict[str, str] | No
         window_seconds=_positive(r, r.get(rl, "ratelimit", "window_seconds", int, "秒数", 10),
                                  "ratelimit.window_seconds"),
     )
-    return Config(source=source, wechat=wechat, server=server, database_url=url,
-                  database_lock_wait_seconds=float(lock_wait), activity=activity,
-                  quiz=quiz, keywords=keywords, replies=tuple(replies), menu=menu, admin=admin,
-                  privacy=privacy, ratelimit=ratelimit, raw=data)
+    config = Config(source=source, wechat=wechat, server=server, database_url=url,
+                    database_lock_wait_seconds=float(lock_wait), activity=activity,
+                    quiz=quiz, keywords=keywords, replies=tuple(replies), menu=menu, admin=admin,
+                    privacy=privacy, ratelimit=ratelimit, raw=data)
+    _run_section_checks(config)
+    return config
 
 
-KNOWN_KEYS = {
-    "wechat": {"app_id", "app_secret", "token", "encoding_aes_key", "api_base_url", "account_type",
-               "staff_openids", "standin"},
-    "server": {"webhook_path", "host", "port", "max_body_bytes", "threads", "trusted_proxies"},
-    "database": {"url", "lock_wait_seconds"},
-    "activity": {"name", "theme", "timezone", "start", "end", "hotline", "organizer"},
-    "quiz": {"bank", "questions_per_attempt", "time_limit_minutes", "max_attempts", "max_attempts_per_day",
-             "pass_score", "default_points", "feedback", "partial_credit", "collect_contact", "draw_types",
-             "draw_categories", "testers"},
-    "admin": {"password", "secret_key", "max_failed_logins", "lockout_minutes", "cookie_secure"},
-    "privacy": {"retention_days"},
-    "ratelimit": {"messages", "window_seconds"},
-}
+@dataclass(frozen=True)
+class SectionSpec:
+    """A config section a package declares: its known keys, and the check run when a file is loaded."""
+
+    name: str
+    keys: frozenset[str]
+    array: bool = False  # [[name]]: a list of tables, each with these keys
+    nested: str = ""  # an item key that holds a list of items of the same keys ([[menu]]'s sub)
+    check: Callable[["Config"], object] | None = None  # raises ConfigError naming the file and key
+
+
+_DECLARED: dict[str, SectionSpec] = {}
+
+# Packages above bot's lower layers declare their own sections (declare_section) when imported.
+# bot.config is the bottom layer, so it imports them by name, when a file is loaded, and never by an
+# import statement: the packages' layering stays one way.
+SECTION_MODULES = ("scheduler.plan", "exports.settings")
+
+
+def declare_section(name: str, *, keys, array: bool = False, nested: str = "",
+                    check: Callable[["Config"], object] | None = None) -> None:
+    """Declare a config section: the keys it may hold and how it is checked when a file is loaded."""
+    _DECLARED[name] = SectionSpec(name=name, keys=frozenset(keys), array=array, nested=nested, check=check)
+
+
+declare_section("wechat", keys={"app_id", "app_secret", "token", "encoding_aes_key", "api_base_url", "account_type",
+                                "staff_openids", "standin"})
+declare_section("server", keys={"webhook_path", "host", "port", "max_body_bytes", "threads", "trusted_proxies"})
+declare_section("database", keys={"url", "lock_wait_seconds"})
+declare_section("activity", keys={"name", "theme", "timezone", "start", "end", "hotline", "organizer"})
+declare_section("quiz", keys={"bank", "questions_per_attempt", "time_limit_minutes", "max_attempts",
+                              "max_attempts_per_day", "pass_score", "default_points", "feedback", "partial_credit",
+                              "collect_contact", "draw_types", "draw_categories", "testers"})
+declare_section("keywords", keys=set(ACTIONS))
+declare_section("replies", keys={"id", "words", "text", "label"}, array=True)
+declare_section("menu", keys={"name", "key", "url", "sub"}, array=True, nested="sub")
+declare_section("admin", keys={"password", "secret_key", "max_failed_logins", "lockout_minutes", "cookie_secure"})
+declare_section("privacy", keys={"retention_days"})
+declare_section("ratelimit", keys={"messages", "window_seconds"})
+
+
+def declared_sections() -> dict[str, SectionSpec]:
+    """Every declared section, the packages' included."""
+    for module in SECTION_MODULES:
+        importlib.import_module(module)
+    return _DECLARED
+
+
+def _unknown(source: str, parent: str, key: str, known) -> ConfigError:
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    hint = f"，是否想写 {parent}.{close[0]}？" if close else f"；可用的项：{'、'.join(sorted(known))}"
+    return ConfigError(f"{source}: {parent}.{key}: 没有这个配置项{hint}")
 
 
 def _check_known_keys(reader: _Reader) -> None:
-    """Refuse a misspelt key (quiz.bnak) rather than silently using the default."""
-    for section, known in KNOWN_KEYS.items():
-        table = reader.data.get(section)
-        if not isinstance(table, dict):
-            continue
-        for key in table:
-            if key not in known:
-                close = difflib.get_close_matches(key, sorted(known), n=1)
-                hint = f"，是否想写 {section}.{close[0]}？" if close else f"；可用的项：{'、'.join(sorted(known))}"
-                raise ConfigError(f"{reader.source}: {section}.{key}: 没有这个配置项{hint}")
+    """Refuse a misspelt section or key (quiz.bnak, [schedular]) rather than silently using the default."""
+    sections = declared_sections()
+    for name, value in reader.data.items():
+        spec = sections.get(name)
+        if spec is None:
+            close = difflib.get_close_matches(name, sorted(sections), n=1)
+            hint = f"，是否想写 [{close[0]}]？" if close else ""
+            raise ConfigError(f"{reader.source}: [{name}]: 没有这个配置节{hint}")
+        if spec.array:
+            if isinstance(value, list):
+                _check_items(reader, spec, value, name)
+        elif isinstance(value, dict):
+            for key in value:
+                if key not in spec.keys:
+                    raise _unknown(reader.source, name, key, spec.keys)
+
+
+def _check_items(reader: _Reader, spec: SectionSpec, items: list, where: str) -> None:
+    for i, item in enumerate(items, 1):
+        if not isinstance(item, dict):
+            continue  # the section's own check says what an item should be
+        for key in item:
+            if key not in spec.keys:
+                raise _unknown(reader.source, f"{where}[{i}]", key, spec.keys)
+        if spec.nested and isinstance(item.get(spec.nested), list):
+            _check_items(reader, spec, item[spec.nested], f"{where}[{i}].{spec.nested}")
+
+
+def _run_section_checks(config: "Config") -> None:
+    """Run every declared section's own check, so a wrong value stops the start, not a later message."""
+    for spec in declared_sections().values():
+        if spec.check is not None:
+            spec.check(config)
 
 
 def _check_database_url(reader: _Reader, url: str) -> None:

@@ -5,10 +5,10 @@ import datetime as dt
 from functools import cached_property
 from typing import Callable
 
-from .config import Config
-from .db import Database
-from .models import utcnow
-from .wechat_api import ApiClient
+from bot.config import Config
+from bot.storage.db import Database
+from bot.storage.models import utcnow
+from bot.wechat.api import ApiClient
 
 
 class Runtime:

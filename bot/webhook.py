@@ -4,14 +4,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import time
 
 from flask import Flask, Response, current_app, request
 from flask.sessions import SecureCookieSessionInterface
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
-from .inbox import inbound_from, process_message
-from .wechat_xml import parse_fields
+from bot.conversation.engine import handle
+from bot.conversation.message import Inbound, inbound_from
+from bot.wechat.replies import Outgoing, render_reply
+from bot.wechat.xml_fields import parse_fields
 
 logger = logging.getLogger(__name__)
 
@@ -91,12 +94,24 @@ def wechat_view() -> Response:
     except (ValueError, TypeError):
         return _reject(400, "not a usable WeChat message")
 
-    reply_xml = process_message(runtime=runtime, inbound=inbound)
+    reply_xml = _reply_xml(inbound, handle(runtime=runtime, inbound=inbound))
     if not reply_xml:
         return _text("success", 200)
     if crypto is not None:
         return Response(crypto.encrypt_message(reply_xml, nonce, timestamp), mimetype="application/xml")
     return Response(reply_xml, mimetype="application/xml")
+
+
+def _reply_xml(inbound: Inbound, answer) -> str:
+    """Render the engine's answer as passive-reply XML ("" tells WeChat "success")."""
+    if answer.busy:
+        # Nothing was stored, so the follower's resend is processed afresh; an event nobody sees gets no text.
+        if inbound.msg_type == "event" and inbound.event not in ("click", "subscribe", "subscribe_scan"):
+            return ""
+        return render_reply(Outgoing(text=answer.text), to_user=inbound.openid, from_user=inbound.account,
+                            create_time=int(time.time()))
+    return render_reply(Outgoing(text=answer.text), to_user=inbound.openid, from_user=inbound.account,
+                        create_time=inbound.create_time if answer.create_time is None else answer.create_time)
 
 
 class _NoSessionOnWebhook(SecureCookieSessionInterface):

@@ -11,11 +11,11 @@ from bot.config import ConfigError
 from bot.masking import mask_name, mask_phone
 from questions.render import format_duration
 
-from .queries import draw_candidates
-from .settings import export_settings
-from .winners import (DEFAULT_TIER, LOTTERY, RULES, Draw, RuleError, Tier, check_tiers, new_seed, parse_tiers,
+from exports.queries import draw_candidates
+from exports.settings import export_settings
+from exports.winners import (DEFAULT_TIER, LOTTERY, RULES, Draw, RuleError, Tier, check_tiers, new_seed, parse_tiers,
                       select_winners)
-from .workbook import DRAW_SHEETS, ExportError, check_target, write_workbook
+from exports.workbook import DRAW_SHEETS, ExportError, check_target, write_workbook
 
 logger = logging.getLogger(__name__)
 

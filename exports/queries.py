@@ -10,10 +10,10 @@ from sqlalchemy import case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from bot.config import Config
-from bot.models import Attempt, AttemptItem, Follower, PushLog, QuestionRow
-from bot.standings import ENDED, STANDING_ORDER
+from bot.storage.models import Attempt, AttemptItem, Follower, PushLog, QuestionRow
+from bot.quiz.standings import ENDED, STANDING_ORDER
 
-from .winners import Player
+from exports.winners import Player
 
 BATCH = 1000
 

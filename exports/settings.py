@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.config import Config, ConfigError
+from bot.config import Config, ConfigError, declare_section
 
-from .winners import DEFAULT_TIER, RULES, TOP, RuleError, Tier, check_tiers
+from exports.winners import DEFAULT_TIER, RULES, TOP, RuleError, Tier, check_tiers
 
 
 @dataclass(frozen=True)
@@ -64,3 +64,6 @@ def _tiers(raw: object, fail, source: str) -> tuple[Tier, ...]:
         return check_tiers(tiers, f"{source}: export.tiers")
     except RuleError as exc:
         raise ConfigError(str(exc)) from None
+
+
+declare_section("export", keys={"rule", "tiers", "count", "exclude_openids", "require_contact"}, check=export_settings)

@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session
 
 from bot.config import Config
 from bot.masking import mask_name, mask_phone
-from bot.models import utcnow
+from bot.storage.models import utcnow
 from scheduler.timing import STATUS_LABELS
 
-from .queries import Overview, PlayerResult, QuestionStat, overview, push_rows, question_stats, stream_players
-from .winners import LOTTERY, Draw, Winner
+from exports.queries import Overview, PlayerResult, QuestionStat, overview, push_rows, question_stats, stream_players
+from exports.winners import LOTTERY, Draw, Winner
 
 logger = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
-from .drafts import Draft
-from .model import SINGLE, Problem
+from questions.drafts import Draft
+from questions.model import SINGLE, Problem
 
 OPTION = re.compile(r"^\s*([A-Z])\s*[.)]\s*(.*)$")
 ANSWER = re.compile(r"^\s*ANSWER\s*:\s*(.*)$", re.IGNORECASE)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .fields import (answer_tokens, clean_block, clean_inline, fill_answers, is_letter, parse_points,
+from questions.fields import (answer_tokens, clean_block, clean_inline, fill_answers, is_letter, parse_points,
                      parse_truth, parse_type)
-from .model import CHOICE_TYPES, FILL, JUDGE, LETTERS, MULTIPLE, SINGLE, Problem, Question
+from questions.model import CHOICE_TYPES, FILL, JUDGE, LETTERS, MULTIPLE, SINGLE, Problem, Question
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
-from .model import CHOICE_TYPES, LETTERS, Question
+from questions.model import CHOICE_TYPES, LETTERS, Question
 
 
 @dataclass(frozen=True)

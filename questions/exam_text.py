@@ -4,9 +4,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .drafts import Draft
-from .fields import join_lines
-from .model import LETTERS, Problem
+from questions.drafts import Draft
+from questions.fields import join_lines
+from questions.model import LETTERS, Problem
 
 _FW = {letter: chr(ord(letter) + 0xFEE0) for letter in LETTERS}  # A → Ａ
 _LETTER = "A-HＡ-Ｈ"

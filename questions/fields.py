@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .model import FILL, JUDGE, LETTERS, MULTIPLE, SINGLE
+from questions.model import FILL, JUDGE, LETTERS, MULTIPLE, SINGLE
 
 TRUE_WORDS = frozenset({"对", "正确", "√", "✓", "✔", "T", "TRUE", "是", "Y", "YES", "真", "R", "RIGHT"})
 FALSE_WORDS = frozenset({"错", "错误", "×", "✗", "✘", "X", "F", "FALSE", "否", "N", "NO", "假", "WRONG"})

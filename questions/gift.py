@@ -4,9 +4,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .drafts import Draft
-from .fields import clean_block
-from .model import FILL, JUDGE, LETTERS, MULTIPLE, SINGLE, Problem
+from questions.drafts import Draft
+from questions.fields import clean_block
+from questions.model import FILL, JUDGE, LETTERS, MULTIPLE, SINGLE, Problem
 
 SNIFF = re.compile(r"\{[^{}]*[=~][^{}]*\}|\{\s*(?:T|F|TRUE|FALSE)\s*(?:#[^{}]*)?\}|^\s*::|^\s*\$CATEGORY:",
                    re.MULTILINE)

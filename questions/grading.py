@@ -4,8 +4,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import fields
-from .model import FILL, JUDGE, LETTERS, MULTIPLE, SINGLE, Question
+from questions import fields
+from questions.model import FILL, JUDGE, LETTERS, MULTIPLE, SINGLE, Question
 
 # What bank files accept for 对/错, plus what followers also type in the chat.
 TRUE_WORDS = {w.casefold() for w in fields.TRUE_WORDS} | {"v", "对的", "正确的"}
@@ -22,12 +22,14 @@ class Parsed:
 
     letters: str = ""
     truth: bool | None = None
-    text: str = ""
+    text: str = ""  # a fill-in answer, folded for comparing
+    typed: str = ""  # a fill-in answer as the follower typed it (trimmed), for showing
 
     def shown(self) -> str:
+        """The answer as the follower sees it echoed: 对/错, the letters, or their own words."""
         if self.truth is not None:
             return "对" if self.truth else "错"
-        return self.letters or self.text
+        return self.letters or self.typed or self.text
 
 
 def fold(text: str) -> str:
@@ -49,7 +51,8 @@ def parse_answer(question: Question, text: str) -> Parsed | None:
             return Parsed(truth=False)
         return None
     if question.qtype == FILL:
-        return Parsed(text=raw) if len(raw) <= 200 else None
+        typed = " ".join(fields.fold(text).strip(_TRAILING).split())
+        return Parsed(text=raw, typed=typed) if len(raw) <= 200 else None
     core = _CHOICE_NOISE.sub("", raw.replace(" ", ""))
     letters = _SEPARATORS.sub("", core).upper()
     valid = LETTERS[: len(question.options)]

@@ -4,13 +4,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .aiken import looks_like_aiken, read_aiken
-from .drafts import Draft, build_question
-from .exam_text import read_exam_text
-from .gift import looks_like_gift, read_gift
-from .model import BankReport, Problem
-from .tabular import UnreadableFile, decode_text, read_csv, read_xlsx
-from .validators import validate
+from questions.aiken import looks_like_aiken, read_aiken
+from questions.drafts import Draft, build_question
+from questions.exam_text import read_exam_text
+from questions.gift import looks_like_gift, read_gift
+from questions.model import BankReport, Problem
+from questions.tabular import UnreadableFile, decode_text, read_csv, read_xlsx
+from questions.validators import validate
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """Rendering questions, feedback and results as chat text (pure functions)."""
 from __future__ import annotations
 
-from .grading import Parsed
-from .model import FILL, JUDGE, LETTERS, MULTIPLE, SINGLE, Question
+from questions.grading import Parsed
+from questions.model import FILL, JUDGE, LETTERS, MULTIPLE, SINGLE, Question
 
 REPLY_LIMIT_BYTES = 2000
 

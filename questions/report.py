@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .model import TYPES, BankReport, Question
+from questions.model import TYPES, BankReport, Question
 
 LEVEL_NAMES = {"error": "错误", "warning": "警告"}
 

@@ -12,10 +12,10 @@ from typing import Iterable
 
 from openpyxl import load_workbook
 
-from .drafts import Draft
-from .exam_text import split_option_block
-from .fields import fold
-from .model import LETTERS, Problem
+from questions.drafts import Draft
+from questions.exam_text import split_option_block
+from questions.fields import fold
+from questions.model import LETTERS, Problem
 
 logger = logging.getLogger(__name__)
 

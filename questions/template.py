@@ -9,7 +9,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from .model import FILL, JUDGE, LETTERS, MULTIPLE, SINGLE, TYPES, Question
+from questions.model import FILL, JUDGE, LETTERS, MULTIPLE, SINGLE, TYPES, Question
 
 SHEET = "题目"
 HEADER = ("题型", "题目", *(f"选项{letter}" for letter in LETTERS), "答案", "解析", "分值", "分类")

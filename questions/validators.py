@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
-from .render import REPLY_LIMIT_BYTES, render_question
-from .model import CHOICE_TYPES, FILL, JUDGE, LETTERS, MULTIPLE, SINGLE, Problem, Question
+from questions.render import REPLY_LIMIT_BYTES, render_question
+from questions.model import CHOICE_TYPES, FILL, JUDGE, LETTERS, MULTIPLE, SINGLE, Problem, Question
 
 # WeChat shows a passive text reply only if it stays under about 2,000 bytes.
 # The reply that carries a question also carries the feedback on the previous answer.

@@ -9,11 +9,11 @@ import time
 import click
 
 from bot.config import ConfigError, config_path, load_config
-from bot.db import Database
-from bot.models import utcnow
+from bot.storage.db import Database
+from bot.storage.models import utcnow
 from bot.runtime import Runtime
 
-from .runner import Runner
+from scheduler.runner import Runner
 
 EXIT_CONFIG = 2
 EXIT_LEASE_HELD = 3

@@ -5,14 +5,14 @@ import datetime as dt
 
 import click
 
-from bot.models import Lease, PushLog, utcnow
-from bot.outreach import WEEKDAYS
+from bot.storage.models import Lease, PushLog, utcnow
+from bot.dates import WEEKDAYS
 
-from .lease import LEASE_NAME
-from .plan import KIND_LABELS, PlannedPush, audience_label, build_plan, plan_warnings, scheduler_options
-from .pushlog import log_rows
-from .sending import preview_push, send_push
-from .timing import STATUS_LABELS
+from scheduler.lease import LEASE_NAME
+from scheduler.plan import KIND_LABELS, PlannedPush, audience_label, build_plan, plan_warnings, scheduler_options
+from scheduler.pushlog import log_rows
+from scheduler.sending import preview_push, send_push
+from scheduler.timing import STATUS_LABELS
 
 
 def _local(value: dt.datetime, tz) -> dt.datetime:

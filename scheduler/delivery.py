@@ -1,20 +1,33 @@
-"""Record WeChat's MASSSENDJOBFINISH delivery figures against the push they report on."""
+"""Record WeChat's MASSSENDJOBFINISH delivery figures against the push they report on.
+
+The one writer of delivery figures; the conversation engine calls it inside the write
+transaction of the event that carries them, so a repeated event changes nothing twice.
+"""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from bot.models import KeyValue, PushLog, utcnow
-
-from .pushlog import CHUNK_PREFIX
+from bot.config import Config
+from bot.storage.driver_sql import DriverConnection, Statement
+from scheduler.pushlog import CHUNK_PREFIX
 
 logger = logging.getLogger(__name__)
 
 COUNT_FIELDS = (("TotalCount", "total_count"), ("FilterCount", "filter_count"),
                 ("SentCount", "sent_count"), ("ErrorCount", "error_count"))
+
+_VALUE = Statement("SELECT value FROM kv_store WHERE key = :key")
+_SET_VALUE = Statement("UPDATE kv_store SET value = :value WHERE key = :key")
+_CHUNKS = Statement("SELECT value FROM kv_store WHERE key LIKE :prefix")
+_PUSH_BY_KEY = Statement("SELECT key FROM push_log WHERE key = :key")
+_PUSH_BY_MSG = Statement("SELECT key FROM push_log WHERE msg_id = :msg_id ORDER BY key LIMIT 1")
+_DELIVERED = Statement("""
+    UPDATE push_log SET status = 'delivered', delivery_status = :status, total_count = :total_count,
+           filter_count = :filter_count, sent_count = :sent_count, error_count = :error_count, finished_at = :now
+    WHERE key = :key
+""")
 
 
 def _counts(fields: dict) -> dict[str, int]:
@@ -28,41 +41,44 @@ def _counts(fields: dict) -> dict[str, int]:
     return counts
 
 
-def _chunk_totals(session: Session, key: str) -> dict[str, int]:
+def _chunk_totals(conn: DriverConnection, key: str) -> dict[str, int]:
     """Sum the figures of every chunk of a push sent in several openid chunks."""
     totals = {column: 0 for _, column in COUNT_FIELDS}
-    for row in session.scalars(select(KeyValue).where(KeyValue.key.like(CHUNK_PREFIX + "%"))):
-        data = json.loads(row.value)
+    for (value,) in conn.rows(_CHUNKS, {"prefix": CHUNK_PREFIX + "%"}):
+        data = json.loads(value)
         if data.get("key") == key and data.get("counts"):
             for column in totals:
                 totals[column] += int(data["counts"].get(column, 0))
     return totals
 
 
-def record_delivery(*, session: Session, fields: dict) -> bool:
+def record_delivery(conn: DriverConnection, fields: dict, *, now: dt.datetime) -> bool:
     """Store a MASSSENDJOBFINISH event's figures on its push; return False if no push has that MsgID."""
     msg_id = str(fields.get("MsgID") or fields.get("MsgId") or "").strip()
     if not msg_id:
         return False
     counts = _counts(fields)
-    chunk = session.get(KeyValue, CHUNK_PREFIX + msg_id)
-    if chunk is not None:
-        data = json.loads(chunk.value)
+    chunk = conn.rows(_VALUE, {"key": CHUNK_PREFIX + msg_id})
+    if chunk:
+        data = json.loads(chunk[0][0])
         data["counts"] = counts
-        chunk.value = json.dumps(data)
-        session.flush()
-        row = session.get(PushLog, data["key"])
-        counts = _chunk_totals(session, data["key"]) if row is not None else counts
+        conn.execute(_SET_VALUE, {"key": CHUNK_PREFIX + msg_id, "value": json.dumps(data)})
+        found = conn.rows(_PUSH_BY_KEY, {"key": data["key"]})
+        if found:
+            counts = _chunk_totals(conn, data["key"])
     else:
-        row = session.scalars(select(PushLog).where(PushLog.msg_id == msg_id)).first()
-    if row is None:
+        found = conn.rows(_PUSH_BY_MSG, {"msg_id": msg_id})
+    if not found:
         logger.info("delivery report for unknown msg_id %s ignored", msg_id)
         return False
-    row.status = "delivered"
-    row.delivery_status = str(fields.get("Status", ""))[:64]
-    for column, value in counts.items():
-        setattr(row, column, value)
-    row.finished_at = utcnow()
-    logger.info("push %s delivered: %s of %s sent (%s)", row.key, row.sent_count, row.total_count,
-                row.delivery_status)
+    key = found[0][0]
+    conn.execute(_DELIVERED, {"key": key, "status": str(fields.get("Status", ""))[:64],
+                              "now": conn.stored_time(now), **counts})
+    logger.info("push %s delivered: %s of %s sent (%s)", key, counts["sent_count"], counts["total_count"],
+                fields.get("Status", ""))
     return True
+
+
+def write_delivery(conn: DriverConnection, change, *, now: dt.datetime, config: Config) -> None:
+    """The engine's writer for a RecordDelivery change."""
+    record_delivery(conn, change.fields, now=now)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot.db import Database
-from bot.models import Lease, utcnow
+from bot.storage.db import Database
+from bot.storage.models import Lease, utcnow
 
 logger = logging.getLogger(__name__)
 

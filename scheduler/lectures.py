@@ -5,10 +5,10 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from bot.config import Config
-from bot.outreach import day, day_with_weekday
+from bot.dates import day, day_with_weekday
 
-from .plan import PlannedPush, build_plan
-from .pushlog import log_rows
+from scheduler.plan import PlannedPush, build_plan
+from scheduler.pushlog import log_rows
 
 MAX_REPLY_BYTES = 2000
 

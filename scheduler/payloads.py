@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from .plan import PlannedPush
+from scheduler.plan import PlannedPush
 
 CLIENT_MSG_ID_PREFIX = "ipweek-"
 CLIENT_MSG_ID_BYTES = 64

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.config import Config, ConfigError
+from bot.config import Config, ConfigError, declare_section
 
 KINDS = ("video", "article", "text")
 KIND_LABELS = {"video": "微讲堂视频", "article": "图文", "text": "文字"}
@@ -273,3 +273,13 @@ def plan_warnings(config: Config, plan: list[PlannedPush]) -> list[str]:
         if push.file and not resolve_file(config, push.file).is_file():
             warnings.append(f"{push.key}《{push.title}》的视频文件不存在：{resolve_file(config, push.file)}")
     return warnings
+
+
+PUSH_KEYS = {"key", "title", "kind", "at", "media_id", "file", "content", "description", "url", "audience"}
+SERIES_KEYS = {"key", "kind", "at", "every_days", "titles", "count", "media_ids", "files", "descriptions", "urls",
+               "contents", "audience"}
+SCHEDULER_KEYS = {"grace_minutes", "preview_minutes_before", "embedded", "lease_seconds", "max_retries",
+                  "retry_seconds"}
+declare_section("pushes", keys=PUSH_KEYS, array=True, check=build_plan)
+declare_section("push_series", keys=SERIES_KEYS, array=True)  # checked with [[pushes]] by build_plan
+declare_section("scheduler", keys=SCHEDULER_KEYS, check=scheduler_options)

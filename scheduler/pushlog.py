@@ -7,9 +7,9 @@ import json
 from sqlalchemy import and_, not_, select
 from sqlalchemy.orm import Session
 
-from bot.models import Attempt, Follower, KeyValue, PushLog
+from bot.storage.models import Attempt, Follower, KeyValue, PushLog
 
-from .plan import PlannedPush
+from scheduler.plan import PlannedPush
 
 # Extra msg_ids of a push sent in several openid chunks: "push-msg:<msg_id>" -> {"key", "counts"}.
 CHUNK_PREFIX = "push-msg:"

@@ -17,16 +17,16 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import delete
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.db import describe_db_error
-from bot.models import PushLog, utcnow
-from bot.ratelimit import purge_expired_counts
+from bot.storage.db import describe_db_error
+from bot.storage.models import PushLog, utcnow
+from bot.storage.counters import purge_expired_counts
 from bot.runtime import Runtime
 
-from .lease import LeaseState, acquire_lease, holds_lease, new_holder, release_lease
-from .plan import PlannedPush, build_plan, scheduler_options
-from .pushlog import ensure_row, mark_missed
-from .sending import mass_client, preview_push, send_push
-from .timing import INTERRUPTED, MISS, SEND, WAIT, due_action
+from scheduler.lease import LeaseState, acquire_lease, holds_lease, new_holder, release_lease
+from scheduler.plan import PlannedPush, build_plan, scheduler_options
+from scheduler.pushlog import ensure_row, mark_missed
+from scheduler.sending import mass_client, preview_push, send_push
+from scheduler.timing import INTERRUPTED, MISS, SEND, WAIT, due_action
 
 logger = logging.getLogger(__name__)
 

@@ -15,14 +15,14 @@ from typing import Any, Callable
 import requests
 from wechatpy.exceptions import WeChatClientException
 
-from bot.models import utcnow
+from bot.storage.models import utcnow
 from bot.runtime import Runtime
-from bot.wechat_api import ApiClient
+from bot.wechat.api import ApiClient
 
-from .payloads import (ALREADY_SENT, TOKEN_ERRORS, TRANSIENT_ERRORS, chunks, client_msg_id, describe_error,
+from scheduler.payloads import (ALREADY_SENT, TOKEN_ERRORS, TRANSIENT_ERRORS, chunks, client_msg_id, describe_error,
                        preview_body, send_body, sendall_body, upload_video_body)
-from .plan import PlannedPush, SchedulerOptions, resolve_file, scheduler_options
-from .pushlog import cache_media, cached_media, ensure_row, participant_openids, remember_chunks
+from scheduler.plan import PlannedPush, SchedulerOptions, resolve_file, scheduler_options
+from scheduler.pushlog import cache_media, cached_media, ensure_row, participant_openids, remember_chunks
 
 logger = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from sqlalchemy import text
 
 from bot.app import create_app
 from bot.config import parse_config
-from bot.db import Database
-from bot.models import Base, Bank, QuestionRow, utcnow
+from bot.storage.db import Database
+from bot.storage.models import Base, Bank, QuestionRow, utcnow
 from bot.runtime import Runtime
-from bot.simulator import WeChatSimulator
+from bot.wechat.simulator import WeChatSimulator
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 DATABASES = ["sqlite"] + (["postgresql"] if PG_URL else [])

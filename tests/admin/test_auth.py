@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from bot.models import KeyValue
+from bot.storage.models import KeyValue
 from tests.admin.conftest import PASSWORD, csrf_from, login
 
 OPEN = {"admin.auth.login", "admin.auth.logout"}

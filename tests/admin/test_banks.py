@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.models import Bank, QuestionRow
+from bot.storage.models import Bank, QuestionRow
 
 HEADER = "题型,题目,选项A,选项B,选项C,选项D,答案,解析,分类\n"
 GOOD_ROWS = ("单选,世界知识产权日是哪一天？,4月26日,3月15日,5月4日,10月1日,{answer},2001年起设立。,综合\n"

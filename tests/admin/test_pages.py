@@ -39,7 +39,7 @@ def test_pages_load_nothing_from_the_internet(staff, players):
 
 
 def test_bar_chart_is_escaped_svg():
-    from bot.admin.charts import bar_chart
+    from bot.console.charts import bar_chart
     svg = str(bar_chart([("<b>", 3), ("50", 0)], title="分布"))
     assert svg.startswith("<svg") and "&lt;b&gt;" in svg and "<b>" not in svg
     assert "暂无数据" in str(bar_chart([], title="空"))

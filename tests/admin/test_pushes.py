@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from bot.admin import pushes as push_views
+from bot.console import pushes as push_views
 from scheduler.sending import PreviewResult, SendResult
 
 
@@ -65,7 +65,7 @@ def test_confirmation_shows_the_quota_warning(staff):
 
 
 def test_delivery_counts_are_shown(staff, runtime):
-    from bot.models import PushLog
+    from bot.storage.models import PushLog
     with runtime.db.session() as session:
         session.add(PushLog(key="video-1", title="专利保护那些事", kind="video", status="delivered", msg_id="42",
                             total_count=120, filter_count=118, sent_count=117, error_count=1,

@@ -53,7 +53,7 @@ def test_simulator_checks_csrf_and_input(staff):
 @pytest.mark.parametrize("config_overrides", [{"admin": {"password": PASSWORD}, "wechat": {"standin": True}}])
 def test_the_window_never_speaks_for_a_real_follower(app, staff, runtime, wechat):
     """Open in the demo, but only as test users and "sim-" users: not as a follower who wrote for real."""
-    from bot.models import Follower, InboundMessage
+    from bot.storage.models import Follower, InboundMessage
 
     wechat.text("oReal_follower_0001", "帮助")
     visitor = app.test_client()

@@ -32,11 +32,18 @@ def test_the_load_bench_plays_whole_quizzes_and_checks_every_score(db):
     code, out = run_script("bench_load.py", "--db", db, "--followers", "24", "--concurrency", "4")
     assert code == 0, out
     assert f"== {db}: 24 followers x 11 turns, 4 connections" in out
-    floor, quiz = (next(line for line in out.splitlines() if line.startswith(name)) for name in ("echo floor", "quiz"))
+    lines = out.splitlines()
+    floor, quiz, mixed = (next(line for line in lines if line.startswith(name)) for name in ("echo floor", "quiz ",
+                                                                                              "mixed "))
     assert "turns/s" in floor and floor.endswith("errors 0")
     assert "errors 0, retries sent" in quiz
-    assert "scores checked: 24, wrong: 0" in out
-    assert "target (quiz >= 0.50 x floor, p99 < 100 ms, no errors, scores right): " in out
+    assert "errors 0, retries sent" in mixed and "extra messages" in mixed
+    if db == "postgresql":
+        persisting = next(line for line in lines if line.startswith("persisting floor"))
+        assert persisting.endswith("errors 0") and "quiz/persisting floor" in out
+    assert "scores checked: 48, wrong: 0" in out
+    assert "mixed/quiz" in out
+    assert "target (quiz >= 0.60 x " in out
 
 
 @pytest.mark.parametrize("db", DATABASES)
@@ -50,9 +57,10 @@ def test_the_fault_drill_loses_and_doubles_nothing(db):
 
 
 def test_the_target_line_names_what_missed():
-    assert target_line(ratio=0.52, p99_ms=91.5, errors=0, wrong=0, concurrency=64).endswith(": met")
-    missed = target_line(ratio=0.31, p99_ms=171.7, errors=2, wrong=1, concurrency=16)
-    assert missed.endswith("missed: ratio 0.31 < 0.50; p99 171.7 ms >= 100 ms; 2 error(s); 1 wrong score(s) "
-                           "(the target is set at 64 connections)")
-    assert target_line(ratio=0.5, p99_ms=100.0, errors=0, wrong=0, concurrency=64).endswith(
-        "missed: p99 100.0 ms >= 100 ms")
+    assert target_line(db="sqlite", ratio=0.62, p99_ms=91.5, mixed=0.95, errors=0, wrong=0,
+                       concurrency=64).endswith(": met")
+    missed = target_line(db="sqlite", ratio=0.31, p99_ms=171.7, mixed=0.8, errors=2, wrong=1, concurrency=16)
+    assert missed.endswith("missed: ratio 0.31 < 0.60; p99 171.7 ms >= 100 ms; mixed 0.80 < 0.90 x quiz; 2 error(s); "
+                           "1 wrong score(s) (the target is set at 64 connections)")
+    postgres = target_line(db="postgresql", ratio=0.6, p99_ms=300.0, mixed=None, errors=0, wrong=0, concurrency=64)
+    assert "x persisting floor" in postgres and postgres.endswith(": met")

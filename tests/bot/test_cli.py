@@ -1,6 +1,8 @@
 """The organizer's commands as they run them: init-db, menu push, simulate, and config errors."""
 from __future__ import annotations
 
+import datetime as dt
+
 import os
 import socket
 import subprocess
@@ -13,7 +15,7 @@ import requests
 from waitress.server import create_server
 
 from bot.app import create_app
-from bot.standin import create_standin
+from bot.wechat.standin import create_standin
 from tests.conftest import BASE_CONFIG, merge
 from tests.scheduler.conftest import write_toml
 
@@ -110,6 +112,15 @@ def test_simulate_says_when_the_server_is_not_running(config_file):
     ({"quiz": {"bnak": "default"}}, "quiz.bnak: 没有这个配置项，是否想写 quiz.bank？"),
     ({"server": {"port": 99999}}, "server.port: 应为 1–65535 之间的端口号，当前为 99999"),
     ({"database": {"url": "mysql://x"}}, "database.url: 应为sqlite:///instance/bot.db 或 postgresql+psycopg://"),
+    # Sections other packages declare are checked when the file is loaded, the same way.
+    ({"scheduler": {"embeded": False}}, "scheduler.embeded: 没有这个配置项，是否想写 scheduler.embedded？"),
+    ({"export": {"rulle": "top"}}, "export.rulle: 没有这个配置项，是否想写 export.rule？"),
+    ({"pushes": [{"key": "v1", "title": "微讲堂", "kind": "vidoe", "at": dt.datetime(2027, 4, 21, 20), "media_id": "m"}]},
+     "pushes[1].kind: 应为video、article 或 text，当前为 'vidoe'"),
+    ({"pushes": [{"key": "v1", "title": "微讲堂", "kind": "video", "at": dt.datetime(2027, 4, 21, 20), "mediaid": "m"}]},
+     "pushes[1].mediaid: 没有这个配置项，是否想写 pushes[1].media_id？"),
+    ({"schedular": {"embedded": False}}, "[schedular]: 没有这个配置节，是否想写 [scheduler]？"),
+    ({"export": {"rule": "best"}}, "export.rule: 应为\"top\"（按成绩排名）或 \"lottery\"（合格者中抽奖），当前为 'best'"),
 ])
 def test_a_bad_config_stops_with_one_line(tmp_path, change, message):
     data = merge(BASE_CONFIG, {"database": {"url": f"sqlite:///{tmp_path / 'bot.db'}"}})

@@ -22,11 +22,11 @@ from sqlalchemy.engine import make_url
 from waitress.server import create_server
 
 from bot.app import create_app
-from bot.db import Database, LockWaitTimeout
-from bot.inbox import BUSY_TEXT
-from bot.models import Attempt, AttemptItem, InboundMessage, PushLog
+from bot.storage.db import Database, LockWaitTimeout
+from bot.conversation.engine import BUSY_TEXT
+from bot.storage.models import Attempt, AttemptItem, InboundMessage, PushLog
 from bot.runtime import Runtime
-from bot.simulator import WeChatSimulator
+from bot.wechat.simulator import WeChatSimulator
 from tests.bot.test_cli import run_bot
 from tests.conftest import IN_WEEK, PG_URL, Clock, flask_poster, load_bank, make_config, reset_postgres
 from tests.scheduler.conftest import config_data, local_now, write_toml
@@ -83,7 +83,7 @@ def current_answer(runtime: Runtime, openid: str) -> str:
 def stored(runtime: Runtime, msg_id: int) -> int:
     with runtime.db.reader() as session:
         return session.scalar(select(func.count()).select_from(InboundMessage)
-                              .where(InboundMessage.dedupe_key == f"msg:{msg_id}"))
+                              .where(InboundMessage.dedupe_key.endswith(f":{msg_id}")))
 
 
 def answered_items(runtime: Runtime, attempt_id: int) -> list[int]:

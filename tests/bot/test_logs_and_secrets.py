@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 from waitress.server import create_server
 
-from bot.cli_questions import questions
+from bot.commands.questions import questions
 from bot.config import ConfigError, parse_config
-from bot.standin import create_standin
+from bot.wechat.standin import create_standin
 from exports.cli import export
 from scheduler.cli import pushes
 from tests.admin.conftest import csrf_from, login

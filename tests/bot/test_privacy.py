@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from bot.cli import cli
-from bot.cli_data import data
-from bot.models import Attempt, Follower, InboundMessage
-from bot.privacy import contacts_before, cutoff_utc, purge_contacts, retained_until
+from bot.commands.cli import cli
+from bot.commands.data import data
+from bot.storage.models import Attempt, Follower, InboundMessage
+from bot.storage.privacy import contacts_before, cutoff_utc, purge_contacts, retained_until
 from exports.workbook import write_workbook
 from tests.bot.test_quiz_flow import TICKS, play
 from tests.conftest import load_bank

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.models import Attempt, AttemptItem, Bank, Follower
-from bot.simulator import WeChatSimulator
+from bot.storage.models import Attempt, AttemptItem, Bank, Follower
+from bot.wechat.simulator import WeChatSimulator
 from tests.conftest import flask_poster, load_bank
 
 
@@ -68,7 +68,8 @@ def test_start_shows_rules_and_first_question(wechat):
     reply = wechat.text("p1", "答题")
     lines = reply.content.splitlines()
     assert lines[0] == "第1次答题开始！共5题，满分50分；30分钟内不作答将自动交卷，回复“放弃”可提前交卷。"
-    assert lines[2].startswith("第1/5题【") and lines[2].endswith("】")
+    assert lines[1] == "成绩达到50分且排名前10名可获奖。"  # [export] rule "top", 10 places: the defaults
+    assert lines[3].startswith("第1/5题【") and lines[3].endswith("】")
     assert reply.content.rstrip().endswith("）")
 
 
@@ -126,7 +127,7 @@ def test_below_pass_score_is_not_asked_for_contact(wechat, runtime):
     reply = play(wechat, runtime, "p4", correct=2)
     assert "得分：20分" in reply.content
     assert "登记领奖信息" not in reply.content
-    assert "达到50分可获得抽奖资格" in reply.content
+    assert "成绩达到50分且排名前10名可获奖，继续加油！" in reply.content
     reply = wechat.text("p4", "领奖", create_time=next(TICKS))
     assert "成绩达到50分即可登记领奖信息。你目前的最好成绩是20分。" in reply.content
     reply = wechat.text("p4", "王小明 13900000100", create_time=next(TICKS))
@@ -241,6 +242,8 @@ def test_quit_scores_the_attempt(wechat, runtime):
     snap = current_snapshot(runtime, "p11")
     wechat.text("p11", right(snap), create_time=2_000_000_000)
     reply = wechat.text("p11", "放弃", create_time=2_000_000_010)
+    assert reply.content.startswith("确定要交卷吗？本次还有4题未答")
+    reply = wechat.text("p11", "确定", create_time=2_000_000_015)
     assert "已交卷，本次答题结束。" in reply.content and "得分：10分（满分50分）" in reply.content
     assert "答对：1/5题" in reply.content
     [attempt] = attempts(runtime, "p11")
@@ -334,7 +337,8 @@ class TestTesters:
         assert "排名第2名（共2人）" in wechat.text("real-1", "排名", create_time=next(TICKS)).content
         wechat.text("real-3", "答题", create_time=next(TICKS))
         play(wechat, runtime, "real-3", correct=1, total=1)
-        quit_reply = wechat.text("real-3", "放弃", create_time=next(TICKS)).content  # the general path
+        wechat.text("real-3", "放弃", create_time=next(TICKS))
+        quit_reply = wechat.text("real-3", "确定", create_time=next(TICKS)).content
         assert "已交卷" in quit_reply and "排名：第3名（共3人参与）" in quit_reply
         assert "排名第1名（共4人）" in wechat.text("tester-1", "排名", create_time=next(TICKS)).content
 
@@ -372,7 +376,7 @@ class TestEmptyBank:
 
 
 def test_reimporting_the_bank_mid_attempt_keeps_the_attempt_questions(wechat, runtime, tmp_path):
-    from bot.banks import import_bank
+    from bot.quiz.banks import import_bank
     from questions.importers import read_bank
 
     wechat.text("p19", "答题")
@@ -401,11 +405,11 @@ def statements_for(runtime, send, caplog) -> tuple[int, int]:
     caplog.clear()
     event.listen(runtime.db.engine, "before_cursor_execute", count)
     try:
-        with caplog.at_level(logging.DEBUG, logger="bot.driver_sql"):
+        with caplog.at_level(logging.DEBUG, logger="bot.storage.driver_sql"):
             send()
     finally:
         event.remove(runtime.db.engine, "before_cursor_execute", count)
-    return len(seen), sum(1 for r in caplog.records if r.name == "bot.driver_sql")
+    return len(seen), sum(1 for r in caplog.records if r.name == "bot.storage.driver_sql")
 
 
 def test_a_turn_does_a_fixed_number_of_queries_whatever_the_number_of_players(wechat, runtime, caplog):

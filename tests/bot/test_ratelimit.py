@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 
 from bot.app import create_app
 from bot.config import ConfigError
-from bot.db import Database
-from bot.models import Attempt, AttemptItem, Follower, KeyValue
-from bot.ratelimit import THROTTLED_TEXT, counts_toward_limit
+from bot.storage.db import Database
+from bot.storage.models import Attempt, AttemptItem, Follower, KeyValue
+from bot.conversation.ratelimit import THROTTLED_TEXT, counts_toward_limit
 from bot.runtime import Runtime
-from bot.simulator import WeChatSimulator
+from bot.wechat.simulator import WeChatSimulator
 from tests.bot.test_quiz_flow import active, current_snapshot, right
 from tests.conftest import flask_poster, load_bank, make_config
 
@@ -168,7 +168,7 @@ def test_each_message_counts_once_even_when_the_quick_answer_falls_back(wechat, 
 
 
 def test_a_window_deleted_after_it_ended_starts_afresh(wechat, runtime, clock):
-    from bot.ratelimit import purge_expired_counts
+    from bot.storage.counters import purge_expired_counts
 
     for _ in range(LIMIT + 1):
         wechat.text("tidy", "帮助", create_time=next(TICKS))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from wechatpy.replies import TextReply
 
-from bot.replies import SILENT, Outgoing, render_reply
+from bot.wechat.replies import SILENT, Outgoing, render_reply
 
 
 @pytest.mark.parametrize("text, to_user, from_user, create_time", [

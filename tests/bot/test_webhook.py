@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import request_log_level
-from bot.models import Follower, InboundMessage
-from bot.simulator import WeChatSimulator, event_xml, sign, text_xml
+from bot.storage.models import Follower, InboundMessage
+from bot.wechat.simulator import WeChatSimulator, event_xml, sign, text_xml
 from tests.conftest import AES_KEY, flask_poster
 
 # Tencent's published sample (WXBizMsgCrypt demo): token spamtest, this appid and key.

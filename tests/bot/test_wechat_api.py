@@ -7,8 +7,8 @@ import pytest
 import requests
 from waitress.server import create_server
 
-from bot.standin import create_standin
-from bot.wechat_api import ApiClient
+from bot.wechat.standin import create_standin
+from bot.wechat.api import ApiClient
 
 
 @pytest.fixture

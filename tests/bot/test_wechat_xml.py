@@ -6,8 +6,8 @@ import xmltodict
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.simulator import event_xml, text_xml
-from bot.wechat_xml import parse_fields
+from bot.wechat.simulator import event_xml, text_xml
+from bot.wechat.xml_fields import parse_fields
 
 
 def xmltodict_fields(text: str):

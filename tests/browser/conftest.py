@@ -9,7 +9,7 @@ import pytest
 from waitress.server import create_server
 
 from bot.app import create_app
-from bot.db import Database
+from bot.storage.db import Database
 from bot.runtime import Runtime
 from tests.conftest import IN_WEEK, Clock, make_config
 

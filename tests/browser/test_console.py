@@ -4,7 +4,7 @@ from __future__ import annotations
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from bot.models import Attempt, AttemptItem
+from bot.storage.models import Attempt, AttemptItem
 from tests.bot.test_quiz_flow import right
 from tests.browser.conftest import DESKTOP, PASSWORD, shoot
 

@@ -10,10 +10,10 @@ import time
 
 import requests
 
-from bot.inbox import BUSY_TEXT
-from bot.simulator import WeChatSimulator, http_poster
+from bot.conversation.engine import BUSY_TEXT
+from bot.wechat.simulator import WeChatSimulator, http_poster
 
-from .conftest import ROOT, TOKEN, exec_start, free_port, installed, run_unit, unit_env, worker_pids
+from tests.deploy.conftest import ROOT, TOKEN, exec_start, free_port, installed, run_unit, unit_env, worker_pids
 
 
 def check_config(env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from bot.simulator import WeChatSimulator, sign
+from bot.wechat.simulator import WeChatSimulator, sign
 
-from .conftest import DEPLOY, TOKEN, free_port, run_unit, unit_env
+from tests.deploy.conftest import DEPLOY, TOKEN, free_port, run_unit, unit_env
 
 pytestmark = pytest.mark.skipif(not shutil.which("nginx"), reason="needs nginx")
 

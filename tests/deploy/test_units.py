@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import cli
+from bot.commands.cli import cli
 from bot.config import ENV_OVERRIDES
 from scheduler.__main__ import main as scheduler_main
 
-from .conftest import DEPLOY, INSTALL, ROOT, env_example, exec_start, installed, read_unit, unit_names
+from tests.deploy.conftest import DEPLOY, INSTALL, ROOT, env_example, exec_start, installed, read_unit, unit_names
 
 LONG_RUNNING = ("ipweek-web.service", "ipweek-scheduler.service")
 

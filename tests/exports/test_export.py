@@ -275,7 +275,7 @@ def test_bad_input_writes_nothing(played, tmp_path):
 
 
 def test_pushes_in_local_time_and_player_text_never_a_formula(runtime, wechat, clock, tmp_path):
-    from bot.models import PushLog
+    from bot.storage.models import PushLog
 
     load_bank(runtime.db, questions=QUESTIONS)
     play_plan(wechat, runtime, clock, "o-x", minutes=2, wrong={DESIGN: "=1+1"})

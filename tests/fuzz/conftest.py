@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from wechatpy.crypto import WeChatCrypto
 
 from bot.app import create_app
-from bot.db import Database
-from bot.models import Attempt, Follower, InboundMessage, KeyValue
+from bot.storage.db import Database
+from bot.storage.models import Attempt, Follower, InboundMessage, KeyValue
 from bot.runtime import Runtime
 from tests.conftest import AES_KEY, IN_WEEK, Clock, load_bank, make_config
 

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from wechatpy.crypto import WeChatCrypto
 
-from bot.inbox import BUSY_TEXT
-from bot.simulator import sign
+from bot.conversation.engine import BUSY_TEXT
+from bot.wechat.simulator import sign
 from tests.conftest import load_bank
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

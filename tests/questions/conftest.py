@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 
 from bot.config import Config, parse_config
-from bot.db import Database
-from bot.models import Base
+from bot.storage.db import Database
+from bot.storage.models import Base
 
 BANK_PG_URL = os.environ.get("TEST_DATABASE_URL")
 BANK_BACKENDS = ["sqlite"] + (["postgresql"] if BANK_PG_URL else [])

@@ -6,8 +6,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from bot.banks import ensure_sample_bank, import_bank, list_banks, load_questions
-from bot.models import Attempt, AttemptItem, Bank, Follower, QuestionRow
+from bot.quiz.banks import ensure_sample_bank, import_bank, list_banks, load_questions
+from bot.storage.models import Attempt, AttemptItem, Bank, Follower, QuestionRow
 from questions.importers import read_bank
 from questions.model import FILL, JUDGE, MULTIPLE, SINGLE, BankReport, Problem, Question
 from questions.samples import IP_WEEK

@@ -7,8 +7,8 @@ import io
 from click.testing import CliRunner
 from openpyxl import Workbook
 
-from bot.banks import load_questions
-from bot.cli_questions import questions
+from bot.quiz.banks import load_questions
+from bot.commands.questions import questions
 
 HEADER = ["题型", "题目", "选项A", "选项B", "选项C", "选项D", "答案", "解析"]
 GOOD = [
@@ -127,7 +127,7 @@ def test_list_says_when_the_quiz_bank_is_missing(cli_state):
 def test_a_bank_that_fits_the_quiz_gets_no_warning():
     from types import SimpleNamespace
 
-    from bot.banks import fit_warnings
+    from bot.quiz.banks import fit_warnings
     from questions.model import Question
 
     quiz = SimpleNamespace(questions_per_attempt=3, pass_score=30, default_points=10, draw_types={"判断": 1})

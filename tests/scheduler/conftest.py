@@ -14,10 +14,10 @@ from sqlalchemy import text
 from waitress.server import create_server
 
 from bot.config import parse_config
-from bot.db import Database
-from bot.models import Base
+from bot.storage.db import Database
+from bot.storage.models import Base
 from bot.runtime import Runtime
-from bot.standin import create_standin
+from bot.wechat.standin import create_standin
 
 TZ = ZoneInfo("Asia/Shanghai")
 APP_ID = "wx_sched_test"

@@ -6,13 +6,14 @@ from types import SimpleNamespace
 
 from click.testing import CliRunner
 
-from bot.models import Attempt, Bank, Follower, PushLog, utcnow
+from bot.storage.models import Attempt, Bank, Follower, PushLog, utcnow
 from scheduler.cli import pushes
 from scheduler.delivery import record_delivery
+from bot.storage.driver_sql import driver_connection
 from scheduler.plan import build_plan
 from scheduler.sending import send_push
 
-from .conftest import local_now
+from tests.scheduler.conftest import local_now
 
 
 def invoke(runtime, *args, input=None):
@@ -85,9 +86,9 @@ def test_delivery_event_is_recorded_and_reported(sched_make, sched_standin, sche
         msg_id = session.get(PushLog, "video-1").msg_id
     fields = {"MsgID": msg_id, "Status": "send success", "TotalCount": "1200", "FilterCount": "1180",
               "SentCount": "1175", "ErrorCount": "5", "Event": "MASSSENDJOBFINISH"}
-    with sched_db.session() as session:
-        assert record_delivery(session=session, fields=fields) is True
-        assert record_delivery(session=session, fields=fields | {"MsgID": "999"}) is False
+    with driver_connection(sched_db) as conn, conn.transaction():
+        assert record_delivery(conn, fields, now=utcnow()) is True
+        assert record_delivery(conn, fields | {"MsgID": "999"}, now=utcnow()) is False
     with sched_db.reader() as session:
         row = session.get(PushLog, "video-1")
         assert (row.status, row.delivery_status, row.total_count, row.filter_count, row.sent_count,
@@ -133,11 +134,10 @@ def test_delivery_of_a_push_sent_in_chunks_adds_up(sched_db):
     with sched_db.session() as session:
         session.add(PushLog(key="thanks", status="sent", msg_id="11", tries=2, error=""))
         remember_chunks(session, "thanks", ["11", "12"])
-    with sched_db.session() as session:
+    with driver_connection(sched_db) as conn, conn.transaction():
         for msg_id, sent in (("11", "9990"), ("12", "480"), ("12", "480")):
-            assert record_delivery(session=session, fields={"MsgID": msg_id, "Status": "send success",
-                                                            "TotalCount": sent, "FilterCount": sent,
-                                                            "SentCount": sent, "ErrorCount": "0"})
+            assert record_delivery(conn, {"MsgID": msg_id, "Status": "send success", "TotalCount": sent,
+                                          "FilterCount": sent, "SentCount": sent, "ErrorCount": "0"}, now=utcnow())
     with sched_db.reader() as session:
         row = session.get(PushLog, "thanks")
         assert (row.status, row.sent_count, row.total_count) == ("delivered", 10470, 10470)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.config import parse_config
-from bot.models import PushLog
+from bot.storage.models import PushLog
 from scheduler.lectures import lectures_text
 
-from .conftest import config_data
+from tests.scheduler.conftest import config_data
 
 SERIES = {"key": "lecture", "kind": "video", "at": dt.datetime(2027, 4, 21, 20, 0), "every_days": 2,
           "titles": ["专利入门", "商标那些事", "版权与短视频"], "media_ids": ["m1", "m2", "m3"],

@@ -9,7 +9,7 @@ from bot.config import ConfigError, parse_config
 from scheduler.payloads import client_msg_id, preview_body, send_body, sendall_body
 from scheduler.plan import build_plan, plan_warnings, scheduler_options
 
-from .conftest import config_data
+from tests.scheduler.conftest import config_data
 
 SERIES = {"key": "lecture", "kind": "video", "at": dt.datetime(2027, 4, 21, 20, 0), "every_days": 2,
           "titles": ["专利入门", "商标那些事", "版权与短视频"], "media_ids": ["m1", "m2", "m3"],

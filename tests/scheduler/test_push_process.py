@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.db import Database
-from bot.models import Lease, PushLog, utcnow
+from bot.storage.db import Database
+from bot.storage.models import Lease, PushLog, utcnow
 
-from .conftest import config_data, local_now, wait_for, write_toml
+from tests.scheduler.conftest import config_data, local_now, wait_for, write_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 

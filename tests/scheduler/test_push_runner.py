@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.models import PushLog
+from bot.storage.models import PushLog
 from scheduler import sending
 from scheduler.payloads import client_msg_id
 from scheduler.plan import build_plan
 
-from .conftest import local_now, wait_for
+from tests.scheduler.conftest import local_now, wait_for
 
 
 def row(db, key):
@@ -197,7 +197,7 @@ def test_second_scheduler_is_refused(sched_make, sched_runners, sched_standin, s
 
 
 def test_scheduler_that_lost_its_lease_stops_sending(sched_make, sched_runners, sched_standin, sched_db):
-    from bot.models import Lease
+    from bot.storage.models import Lease
 
     runner = sched_runners(sched_make(pushes=[video(seconds=3600)]), holder="mine")
     with sched_db.session() as session:
@@ -230,7 +230,7 @@ def test_automatic_preview_to_staff(sched_make, sched_runners, sched_standin, sc
 def test_the_scheduler_deletes_ended_rate_limit_windows(sched_make, sched_runners, sched_db):
     import datetime as dt
 
-    from bot.models import KeyValue, utcnow
+    from bot.storage.models import KeyValue, utcnow
     from scheduler.runner import TIDY_MINUTES
 
     now = utcnow()

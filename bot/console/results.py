@@ -1,0 +1,168 @@
+"""Results: the leaderboard, the winners draw with its workbook, and the results workbook."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import itertools
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Blueprint, current_app, render_template, request, send_file
+
+from exports.queries import draw_candidates, stream_players
+from exports.settings import ExportSettings, export_settings
+from exports.winners import (DEFAULT_TIER, LOTTERY, RULES, TOP, Draw, RuleError, Tier, check_tiers, new_seed,
+                             parse_tiers, select_winners)
+from exports.workbook import ExportError, write_workbook
+from questions.render import format_duration
+
+from bot.config import ConfigError
+from bot.masking import mask_name, mask_phone, short_openid
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("results", __name__, url_prefix="/results")
+
+LEADERBOARD_SIZE = 50
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True)
+class DrawForm:
+    """The draw options as staff typed them."""
+
+    rule: str
+    tiers: str
+    seed: str
+    require_contact: bool
+
+
+def _runtime():
+    return current_app.extensions["bot"]
+
+
+def tiers_text(tiers: tuple[Tier, ...]) -> str:
+    """Write tiers the way the form (and --tiers) reads them: 一等奖:5,二等奖:10."""
+    return ",".join(f"{t.name}:{t.count}" for t in tiers)
+
+
+FIELD = "奖项和人数"  # the form field's label, named in its error messages
+
+
+def parse_form_tiers(text: str) -> tuple[Tier, ...]:
+    """Read the tiers field: a bare number is one prize of that many places."""
+    text = text.strip()
+    if text.isdigit():
+        if int(text) <= 0:
+            raise RuleError("获奖人数应为正整数")
+        return check_tiers([Tier(DEFAULT_TIER, int(text))], FIELD)
+    return parse_tiers(text, FIELD)
+
+
+def _settings() -> tuple[ExportSettings, str]:
+    try:
+        return export_settings(_runtime().config), ""
+    except ConfigError as exc:
+        return ExportSettings(), str(exc)
+
+
+def _form(settings: ExportSettings) -> DrawForm:
+    data = request.form
+    return DrawForm(rule=data.get("rule", settings.rule), tiers=data.get("tiers", "").strip(),
+                    seed=data.get("seed", "").strip()[:64], require_contact=data.get("require_contact") == "on")
+
+
+def _draw(form: DrawForm, settings: ExportSettings) -> Draw:
+    runtime = _runtime()
+    config = runtime.config
+    if form.rule not in RULES:
+        raise RuleError("规则应为 按成绩排名（top）或 合格者抽奖（lottery）")
+    tiers = parse_form_tiers(form.tiers) if form.tiers else settings.tiers
+    exclude = frozenset(settings.exclude_openids) | frozenset(config.quiz.testers)
+    with runtime.db.reader() as session:
+        return select_winners(draw_candidates(session, pass_score=config.quiz.pass_score), rule=form.rule,
+                              tiers=tiers, seed=form.seed, pass_score=config.quiz.pass_score, exclude=exclude,
+                              require_contact=form.require_contact)
+
+
+def _leaderboard():
+    runtime = _runtime()
+    tz = runtime.config.activity.tz
+    with runtime.db.reader() as session:
+        players = list(itertools.islice(stream_players(session, exclude=frozenset(runtime.config.quiz.testers)),
+                                        LEADERBOARD_SIZE))
+    return [{"rank": i, "openid": short_openid(p.openid), "name": mask_name(p.name), "phone": mask_phone(p.phone),
+             "score": p.score, "max_score": p.max_score, "correct": f"{p.correct_count}/{p.total_questions}",
+             "duration": format_duration(p.duration_seconds),
+             "finished": p.finished_at.replace(tzinfo=dt.timezone.utc).astimezone(tz) if p.finished_at else None}
+            for i, p in enumerate(players, 1)]
+
+
+def _page(form: DrawForm, settings_error: str, *, draw: Draw | None = None, error: str = "", status: int = 200):
+    return render_template("admin/results.html", leaderboard=_leaderboard(), form=form, draw=draw, error=error,
+                           settings_error=settings_error, pass_score=_runtime().config.quiz.pass_score,
+                           mask_name=mask_name, mask_phone=mask_phone, format_duration=format_duration,
+                           LOTTERY=LOTTERY, TOP=TOP), status
+
+
+@bp.get("/")
+def index():
+    """Show the leaderboard and the draw form."""
+    settings, settings_error = _settings()
+    form = DrawForm(rule=settings.rule, tiers=tiers_text(settings.tiers), seed="",
+                    require_contact=settings.require_contact)
+    return _page(form, settings_error)
+
+
+@bp.post("/draw")
+def draw():
+    """Draw the winners and show them, masked; the download re-runs the same draw."""
+    settings, settings_error = _settings()
+    form = _form(settings)
+    if form.rule == LOTTERY and not form.seed:
+        form = DrawForm(rule=form.rule, tiers=form.tiers, seed=new_seed(), require_contact=form.require_contact)
+    try:
+        result = _draw(form, settings)
+    except RuleError as exc:
+        return _page(form, settings_error, error=str(exc), status=400)
+    logger.info("staff drew winners: rule %s, %d places, %d winners", result.rule, result.places,
+                len(result.winners))
+    return _page(form, settings_error, draw=result)
+
+
+def _workbook(draw: Draw | None, stem: str):
+    """Write the workbook in a private temp folder, read it into memory, and send it."""
+    runtime = _runtime()
+    with tempfile.TemporaryDirectory(prefix="ipweek-export-") as folder:
+        path = Path(folder) / "export.xlsx"
+        with runtime.db.reader() as session:
+            write_workbook(path=path, session=session, config=runtime.config, draw=draw)
+        data = path.read_bytes()
+    today = runtime.clock().replace(tzinfo=dt.timezone.utc).astimezone(runtime.config.activity.tz)
+    return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True,
+                     download_name=f"{stem}-{today:%Y%m%d-%H%M}.xlsx", max_age=0)
+
+
+@bp.post("/winners.xlsx")
+def winners_workbook():
+    """Download the staff workbook of a draw (full names and phone numbers)."""
+    settings, settings_error = _settings()
+    form = _form(settings)
+    if form.rule == LOTTERY and not form.seed:
+        return _page(form, settings_error, error="请先抽奖：下载需要带上抽奖时的随机种子。", status=400)
+    try:
+        result = _draw(form, settings)
+        response = _workbook(result, "中奖名单")
+    except (RuleError, ExportError) as exc:
+        return _page(form, settings_error, error=str(exc), status=400)
+    logger.info("staff downloaded the winners workbook (%d winners)", len(result.winners))
+    return response
+
+
+@bp.get("/results.xlsx")
+def results_workbook():
+    """Download the results workbook: players, questions, pushes and the overview."""
+    logger.info("staff downloaded the results workbook")
+    return _workbook(None, "活动结果")

@@ -1,0 +1,461 @@
+"""Deciding one turn: a pure function of the facts read, the message, the config and the clock.
+
+`decide` returns the reply and the changes to make; it reads nothing and writes nothing (a
+fact it lacks is asked for with facts.Missing). Events and keywords are answered in every
+state (EVERY_STATE); everything else goes to the follower's state (STATES, see states.py).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Callable
+
+from questions.grading import parse_answer
+from questions.render import HINTS, join_within_limit, render_question
+
+from bot.config import Config
+from bot.conversation import outreach, ratelimit, states
+from bot.conversation.changes import (ClaimMessage, CountMessage, RecordDelivery, SetState, SetSubscription,
+                                      TouchFollower)
+from bot.conversation.facts import Facts
+from bot.conversation.message import Inbound
+from bot.conversation.states import AWAIT_CONTACT, CONFIRM_QUIT, IDLE, IN_QUIZ
+from bot.masking import short_openid
+from bot.quiz import registration, rules
+from bot.quiz.changes import MarkBest, MoveAttempt, RecordAnswer, StartAttempt, StoreContact
+from bot.quiz.rules import ABANDONED, ACTIVE, EXPIRED, FINISHED, PrizeRule, StandingKey
+
+logger = logging.getLogger(__name__)
+
+# last_message_at only needs minute precision (the 48-hour customer-service window), so a
+# busy follower does not cost an UPDATE on every turn.
+LAST_MESSAGE_RESOLUTION = dt.timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a decision may use besides the facts: the config, the prize rule, the push plan, clock, chance."""
+
+    config: Config
+    prize: PrizeRule
+    plan: tuple  # scheduler.plan.PlannedPush, for 活动安排
+    now: dt.datetime  # naive UTC
+    rng: random.Random
+
+    @property
+    def local_now(self) -> dt.datetime:
+        return rules.local(self.config, self.now)
+
+    @property
+    def today(self) -> dt.date:
+        return self.local_now.date()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a handler decided: the reply text, the state that follows, the changes."""
+
+    reply: str
+    state: str
+    changes: tuple = ()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A whole turn: the reply to store and send ("" for none) and every change, in writing order."""
+
+    reply: str
+    changes: tuple = field(default_factory=tuple)
+
+
+Handler = Callable[[Facts, Inbound, Context, str], Outcome]
+
+
+# -- helpers shared by handlers ----------------------------------------------------------------
+
+def _expired(facts: Facts, ctx: Context) -> bool:
+    return facts.attempt is not None and rules.idle_too_long(ctx.config, facts.attempt.last_activity_at, ctx.now)
+
+
+def _live_attempt(facts: Facts, ctx: Context):
+    """The active attempt, unless it has run out of time."""
+    return None if facts.attempt is None or _expired(facts, ctx) else facts.attempt
+
+
+def _with_reminder(facts: Facts, ctx: Context, text: str) -> str:
+    attempt = _live_attempt(facts, ctx)
+    if attempt is None:
+        return text
+    return rules.reminder(ctx.config, text, attempt.current_index, attempt.total_questions)
+
+
+def _current_question_text(facts: Facts) -> str:
+    attempt, item = facts.attempt, facts.items[0]
+    return render_question(rules.question_of(item.snapshot), attempt.current_index + 1, attempt.total_questions)
+
+
+@dataclass(frozen=True)
+class _Standing:
+    key: StandingKey
+    rank: int
+    players: int
+    ended: int
+
+
+def _standing(facts: Facts, ctx: Context, openid: str, ended: StandingKey | None = None) -> _Standing | None:
+    """The player's standing once `ended` (an attempt this turn ends) is counted, from facts read before."""
+    prev = facts.best()
+    if ended is not None and (prev is None or rules.ranks_above(ended, prev.key)):
+        key, new_player = ended, prev is None
+    elif prev is not None:
+        key, new_player = prev.key, False
+    else:
+        return None
+    rank = facts.rank(key)
+    testers = ctx.config.quiz.testers
+    players = rank.players + (1 if new_player and openid not in testers else 0)
+    ended_count = (prev.ended if prev else 0) + (1 if ended is not None else 0)
+    return _Standing(key=key, rank=rank.ahead + 1, players=rules.players_seen_by(openid, players, testers),
+                     ended=ended_count)
+
+
+def _best_line(facts: Facts, ctx: Context, openid: str, ended: StandingKey | None = None) -> str:
+    standing = _standing(facts, ctx, openid, ended)
+    if standing is None:
+        return ""
+    return rules.best_line(standing.key.score, standing.key.duration_seconds, standing.rank, standing.players)
+
+
+def _best_score(facts: Facts, ended_score: int | None = None) -> int | None:
+    prev = facts.best()
+    scores = [s for s in (prev.key.score if prev else None, ended_score) if s is not None]
+    return max(scores) if scores else None
+
+
+def _attempts_left(facts: Facts, ctx: Context, openid: str) -> str:
+    total, today = (0, 0) if openid in ctx.config.quiz.testers else facts.used()
+    return rules.attempts_left_text(ctx.config, openid, total, today, ctx.today)
+
+
+def _end_attempt(facts: Facts, msg: Inbound, ctx: Context, *, status: str, headline: str,
+                 graded: rules.Graded | None = None) -> Outcome:
+    """End the active attempt (finished by its last answer, expired, or abandoned) and word the result."""
+    config, attempt, openid = ctx.config, facts.attempt, msg.openid
+    changes: list = []
+    if status == EXPIRED:
+        at = rules.expired_at(config, attempt.last_activity_at, ctx.now)
+        last_activity, last_create_time = attempt.last_activity_at, attempt.last_answer_create_time
+    else:
+        at, last_activity = ctx.now, ctx.now
+        last_create_time = msg.create_time if graded else attempt.last_answer_create_time
+    score, correct, next_index = attempt.score, attempt.correct_count, attempt.current_index
+    if graded is not None:
+        changes.append(RecordAnswer(attempt_id=attempt.id, index=attempt.current_index, response=graded.response,
+                                    original_choice=graded.original_choice, correct=graded.correct,
+                                    points=graded.points))
+        score, correct, next_index = score + graded.points, correct + int(graded.correct), next_index + 1
+    duration = rules.duration_seconds(attempt.started_at, at)
+    key = StandingKey(score=score, duration_seconds=duration, finished_at=at, id=attempt.id)
+    changes.append(MoveAttempt(attempt_id=attempt.id, index=attempt.current_index, next_index=next_index,
+                               score=score, correct_count=correct, last_activity_at=last_activity,
+                               last_answer_create_time=last_create_time, status=status, finished_at=at,
+                               duration_seconds=duration))
+    standing = _standing(facts, ctx, openid, key)
+    if standing.key == key:
+        changes.append(MarkBest(openid=openid, attempt_id=attempt.id))
+        standing_line = rules.rank_line(standing.rank, standing.players)
+    else:
+        standing_line = rules.best_line(standing.key.score, standing.key.duration_seconds, standing.rank,
+                                        standing.players)
+    follower = facts.follower
+    name, phone = (follower.name, follower.phone) if follower else (None, None)
+    best_score = standing.key.score
+    ended = rules.Ended(score=score, max_score=attempt.max_score, correct_count=correct,
+                        total_questions=attempt.total_questions, duration_seconds=duration)
+    text = rules.result_text(config, ctx.prize, ended, headline, standing_line=standing_line,
+                             attempts_left=_attempts_left(facts, ctx, openid), best_score=best_score, name=name,
+                             phone=phone, contact_prompt=registration.request_text())
+    if status == EXPIRED:
+        text = rules.expiry_text(config, score) + "\n\n" + text
+    if graded is not None:
+        text = join_within_limit(graded.feedback, text)
+    logger.info("attempt %s %s: %d/%d", attempt.id, status, score, attempt.max_score)
+    state = AWAIT_CONTACT if rules.asks_for_contact(config, best_score, phone) else IDLE
+    return Outcome(text, state, tuple(changes))
+
+
+def _ended_key(changes: tuple) -> StandingKey:
+    """The standing key of the attempt a list of changes ends."""
+    moved = next(c for c in changes if isinstance(c, MoveAttempt))
+    return StandingKey(score=moved.score, duration_seconds=moved.duration_seconds, finished_at=moved.finished_at,
+                       id=moved.attempt_id)
+
+
+# -- keywords, answered in every state ---------------------------------------------------------
+
+def _help(facts, msg, ctx, state) -> Outcome:
+    return Outcome(_with_reminder(facts, ctx, outreach.help_text(ctx.config)), state)
+
+
+def _schedule(facts, msg, ctx, state) -> Outcome:
+    return Outcome(_with_reminder(facts, ctx, outreach.schedule_text(ctx.config, ctx.plan)), state)
+
+
+def _lectures(facts, msg, ctx, state) -> Outcome:
+    return Outcome(_with_reminder(facts, ctx, facts.lectures()), state)
+
+
+def _start(facts, msg, ctx, state) -> Outcome:
+    """Start an attempt (or resume the one in progress) and ask question 1."""
+    config, openid = ctx.config, msg.openid
+    prefix, changes, ended_key = "", [], None
+    if facts.attempt is not None:
+        if not _expired(facts, ctx):
+            return Outcome("你正在答题中，请继续作答：\n\n" + _current_question_text(facts), IN_QUIZ)
+        expired = _end_attempt(facts, msg, ctx, status=EXPIRED, headline="")
+        changes.extend(expired.changes)
+        prefix = rules.expiry_text(config, facts.attempt.score) + "\n\n"
+        ended_key = _ended_key(expired.changes)
+    after = IDLE if state in (IN_QUIZ, CONFIRM_QUIT) else state
+    if rules.window_closed(config, openid, ctx.local_now):
+        return Outcome(prefix + rules.window_text(config, ctx.local_now), after, tuple(changes))
+    total, today = facts.used()
+    if not rules.may_start(config, openid, total, today):
+        best = _best_line(facts, ctx, openid, ended_key)
+        return Outcome(prefix + rules.limit_text(config, total, ctx.today, best), after, tuple(changes))
+    pool = facts.pool()
+    if pool is None or not pool.candidates:
+        logger.warning("quiz bank %r has no questions; follower %s could not start", config.quiz.bank,
+                       short_openid(openid))
+        return Outcome(prefix + "题库正在准备中，请稍后再试。", after, tuple(changes))
+    items = rules.draw_items(config, pool, set(facts.seen()), ctx.rng)
+    best_score = _best_score(facts, ended_key.score if ended_key else None)
+    changes.append(StartAttempt(openid=openid, bank_id=pool.bank_id, local_day=ctx.today, items=tuple(items),
+                                max_score=sum(i["snapshot"]["points"] for i in items),
+                                create_time=msg.create_time))
+    return Outcome(prefix + rules.start_text(config, ctx.prize, total + 1, items, best_score), IN_QUIZ,
+                   tuple(changes))
+
+
+def _rank(facts, msg, ctx, state) -> Outcome:
+    """Tell the follower their best score, rank and attempts left."""
+    changes, ended_key, after = (), None, state
+    if _expired(facts, ctx):
+        expired = _end_attempt(facts, msg, ctx, status=EXPIRED, headline="")
+        changes, ended_key, after = expired.changes, _ended_key(expired.changes), expired.state
+    standing = _standing(facts, ctx, msg.openid, ended_key)
+    if standing is None:
+        text = f"你还没有完成过答题。回复“{ctx.config.keywords['quiz'][0]}”参加有奖竞答。"
+    else:
+        best = rules.best_line(standing.key.score, standing.key.duration_seconds, standing.rank, standing.players)
+        text = f"{best}\n已答题{standing.ended}次。{_attempts_left(facts, ctx, msg.openid)}"
+    return Outcome(_with_reminder(facts, ctx, text), after, changes)
+
+
+def _quit(facts, msg, ctx, state) -> Outcome:
+    """Ask to confirm ending the attempt early; end it once confirmed."""
+    if facts.attempt is None:
+        return Outcome(f"你当前没有进行中的答题。回复“{ctx.config.keywords['quiz'][0]}”开始。", state)
+    if _expired(facts, ctx):
+        return _end_attempt(facts, msg, ctx, status=EXPIRED, headline="本次答题已结束。")
+    if state == CONFIRM_QUIT:
+        return _end_attempt(facts, msg, ctx, status=ABANDONED, headline="已交卷，本次答题结束。")
+    attempt = facts.attempt
+    return Outcome(rules.confirm_quit_text(ctx.config, attempt.current_index, attempt.total_questions) + "\n\n"
+                   + _current_question_text(facts), CONFIRM_QUIT)
+
+
+def _ask_contact(facts, msg, ctx, state) -> Outcome:
+    """Ask a qualified player for their details (the 领奖 keyword or menu item)."""
+    config = ctx.config
+    if not config.quiz.collect_contact:
+        return Outcome(registration.NOT_COLLECTED_TEXT, state)
+    best = _best_score(facts)
+    if best is None or best < config.quiz.pass_score:
+        return Outcome(_with_reminder(facts, ctx, registration.below_pass_text(config, best)), state)
+    follower = facts.follower
+    if follower and follower.phone:
+        text = registration.registered_text(follower.name, follower.phone)
+    else:
+        text = registration.prompt_text(config.quiz.pass_score)
+    if state in (IN_QUIZ, CONFIRM_QUIT):
+        return Outcome(_with_reminder(facts, ctx, text), state)
+    return Outcome(text, AWAIT_CONTACT)
+
+
+ACTIONS: dict[str, Handler] = {
+    "help": _help,
+    "schedule": _schedule,
+    "lectures": _lectures,
+    "quiz": _start,
+    "rank": _rank,
+    "quit": _quit,
+    "contact": _ask_contact,
+}
+
+
+# -- what each state does with the rest ----------------------------------------------------------
+
+def _answer(facts, msg, ctx, state) -> Outcome:
+    """Grade an answer to the current question once, then ask the next or show the result."""
+    if _expired(facts, ctx):
+        return _end_attempt(facts, msg, ctx, status=EXPIRED, headline="本次答题已结束。")
+    attempt, config = facts.attempt, ctx.config
+    if rules.is_double_tap(msg.create_time, attempt.last_answer_create_time):
+        return Outcome("已收到你的上一题答案，请回答当前题目：\n\n" + _current_question_text(facts), IN_QUIZ)
+    item = facts.items[0]
+    question = rules.question_of(item.snapshot)
+    text = msg.content if msg.msg_type == "text" else ""
+    parsed = parse_answer(question, text) if text else None
+    if parsed is None:
+        reply = outreach.match_reply(config, text) if text else None
+        if reply:
+            return Outcome(_with_reminder(facts, ctx, reply), IN_QUIZ)
+        what = "没有识别出你的答案" if text else "答题只接受文字回复"
+        return Outcome(f"{what}，{HINTS[question.qtype]}。这条回复不计入作答：\n\n" + _current_question_text(facts),
+                       IN_QUIZ)
+    graded = rules.grade_answer(config, question, parsed, points=item.snapshot["points"],
+                                option_order=item.option_order)
+    if attempt.current_index + 1 >= attempt.total_questions:
+        return _end_attempt(facts, msg, ctx, status=FINISHED, headline="答题结束！", graded=graded)
+    changes = (
+        RecordAnswer(attempt_id=attempt.id, index=attempt.current_index, response=graded.response,
+                     original_choice=graded.original_choice, correct=graded.correct, points=graded.points),
+        MoveAttempt(attempt_id=attempt.id, index=attempt.current_index, next_index=attempt.current_index + 1,
+                    score=attempt.score + graded.points, correct_count=attempt.correct_count + int(graded.correct),
+                    last_activity_at=ctx.now, last_answer_create_time=msg.create_time, status=ACTIVE),
+    )
+    reply = rules.feedback_and_next(graded, facts.items[1].snapshot, attempt.current_index + 1,
+                                    attempt.total_questions)
+    return Outcome(reply, IN_QUIZ, changes)
+
+
+def _confirm_or_continue(facts, msg, ctx, state) -> Outcome:
+    """After the quit question: a yes ends the attempt; anything else carries on with the quiz."""
+    text = msg.content if msg.msg_type == "text" else ""
+    if outreach.normalize(text).rstrip("!！。.") in rules.CONFIRM_WORDS:
+        return _quit(facts, msg, ctx, CONFIRM_QUIT)
+    if _expired(facts, ctx) or (text and parse_answer(rules.question_of(facts.items[0].snapshot), text)):
+        return _answer(facts, msg, ctx, IN_QUIZ)
+    return Outcome("好的，继续答题：\n\n" + _current_question_text(facts), IN_QUIZ)
+
+
+def _receive_contact(facts, msg, ctx, state) -> Outcome:
+    """Check and store name + mobile from a qualified player; corrections overwrite."""
+    config, text = ctx.config, msg.content
+    if not config.quiz.collect_contact:
+        return Outcome(registration.NOT_COLLECTED_TEXT, IDLE)
+    best = _best_score(facts)
+    if best is None or best < config.quiz.pass_score:
+        # Details from a player below the pass score: say what registration needs; store nothing.
+        return Outcome(registration.below_pass_text(config, best), IDLE)
+    parsed = registration.parse_contact(text)
+    if isinstance(parsed, str):
+        return Outcome(parsed, AWAIT_CONTACT)
+    follower = facts.follower
+    corrected = bool(follower and follower.phone)
+    return Outcome(registration.stored_text(parsed.name, parsed.phone, corrected), IDLE,
+                   (StoreContact(openid=msg.openid, name=parsed.name, phone=parsed.phone),))
+
+
+def _other_text(facts, msg, ctx, state) -> Outcome:
+    """Text outside the quiz: contact details, a configured reply, or a short help."""
+    text = msg.content if msg.msg_type == "text" else ""
+    if text and registration.looks_like_contact(text):
+        return _receive_contact(facts, msg, ctx, state)
+    reply = outreach.match_reply(ctx.config, text) if text else None
+    if reply:
+        return Outcome(reply, state)
+    unknown = outreach.unknown_text(ctx.config)
+    if state == AWAIT_CONTACT:
+        return Outcome(f"{unknown}\n{registration.hint_line()}", state)
+    return Outcome(unknown, state)
+
+
+STATES: dict[str, Handler] = {
+    IDLE: _other_text,
+    IN_QUIZ: _answer,
+    CONFIRM_QUIT: _confirm_or_continue,
+    AWAIT_CONTACT: _other_text,
+}
+
+
+# -- the turn ---------------------------------------------------------------------------------
+
+def _run_key(facts, msg, ctx, state, key: str) -> Outcome:
+    """A menu key: an action name or a configured reply's id."""
+    if key in ACTIONS:
+        return ACTIONS[key](facts, msg, ctx, state)
+    text = outreach.reply_by_id(ctx.config, key)
+    return Outcome(text or outreach.unknown_text(ctx.config), state)
+
+
+def _event(facts, msg, ctx, state) -> Outcome:
+    if msg.event in ("subscribe", "subscribe_scan"):
+        return Outcome(outreach.welcome_text(ctx.config, ctx.local_now), state,
+                       (SetSubscription(openid=msg.openid, subscribed=True),))
+    if msg.event == "unsubscribe":
+        return Outcome("", state, (SetSubscription(openid=msg.openid, subscribed=False),))
+    if msg.event == "click":
+        return _run_key(facts, msg, ctx, state, msg.content)
+    return Outcome("", state)
+
+
+def _route(facts, msg, ctx, state) -> Outcome:
+    if msg.msg_type == "event":
+        return _event(facts, msg, ctx, state)
+    text = msg.content if msg.msg_type == "text" else ""
+    if text:
+        action = outreach.match_action(ctx.config, text)
+        if action:
+            return ACTIONS[action](facts, msg, ctx, state)
+        key = outreach.menu_key(ctx.config, text)
+        if key:  # someone typed a menu button's label: do what the button does
+            return _run_key(facts, msg, ctx, state, key)
+    return STATES[state](facts, msg, ctx, state)
+
+
+def _touch(facts: Facts, msg: Inbound, now: dt.datetime) -> TouchFollower | None:
+    is_event = msg.msg_type == "event"
+    follower = facts.follower
+    stale = not is_event and (follower is None or follower.last_message_at is None
+                              or now - follower.last_message_at >= LAST_MESSAGE_RESOLUTION)
+    if follower is not None and not stale:
+        return None
+    return TouchFollower(openid=msg.openid, create=follower is None, subscribed_if_new=not is_event,
+                         last_message=stale)
+
+
+def decide(facts: Facts, msg: Inbound, ctx: Context) -> Decision:
+    """Decide the reply to one message and the changes it makes (the stored reply is the engine's)."""
+    kind = msg.event or msg.msg_type
+    if msg.msg_type == "event" and msg.event == "masssendjobfinish":
+        # Sent by the platform about our own mass send, not by a follower.
+        return Decision("", (RecordDelivery(fields=msg.raw), _claim(msg, kind, "")))
+    window = facts.rate
+    rate = ratelimit.decide(ctx.config.ratelimit, msg_type=msg.msg_type, event=msg.event,
+                            window_count=window.count if window else None,
+                            window_ends=window.expires_at if window else None, now=ctx.now)
+    counted = (CountMessage(openid=msg.openid, allowed=rate.allowed),) if rate.count else ()
+    if not rate.allowed:
+        # Stored with the throttled reply, so its retries change nothing either.
+        return Decision(ratelimit.THROTTLED_TEXT, (*counted, _claim(msg, kind, ratelimit.THROTTLED_TEXT)))
+    state = states.state_of(facts)
+    outcome = _route(facts, msg, ctx, state)
+    if outcome.state not in states.TRANSITIONS[state]:
+        raise AssertionError(f"undeclared transition {state} -> {outcome.state}")
+    touch = _touch(facts, msg, ctx.now)
+    changes = [*counted, *((touch,) if touch else ()), *outcome.changes]
+    current = facts.follower.state if facts.follower else None
+    wanted = states.stored_state(outcome.state, facts.attempt.id if facts.attempt else None)
+    if wanted != current:
+        changes.append(SetState(openid=msg.openid, old=current, new=wanted))
+    changes.append(_claim(msg, kind, outcome.reply))
+    return Decision(outcome.reply, tuple(changes))
+
+
+def _claim(msg: Inbound, kind: str, reply: str) -> ClaimMessage:
+    return ClaimMessage(key=msg.dedupe_key, openid=msg.openid, msg_type=kind, create_time=msg.create_time,
+                        reply=reply)

@@ -1,0 +1,70 @@
+"""The writers of the conversation's own state: the claimed message, the rate count, the follower.
+
+Each runs inside the engine's write transaction on the driver connection and raises Conflict
+when what it guards changed since the turn was read; the engine then decides the turn again.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from bot.config import Config
+from bot.conversation import ratelimit
+from bot.conversation.changes import ClaimMessage, CountMessage, SetState, SetSubscription, TouchFollower
+from bot.storage import counters
+from bot.storage.driver_sql import Conflict, DriverConnection, Statement
+
+
+_CLAIM = Statement("""
+    INSERT INTO inbound_messages (dedupe_key, openid, msg_type, create_time, received_at, reply)
+    VALUES (:key, :openid, :msg_type, :create_time, :now, :reply)
+""")
+_NEW_FOLLOWER = Statement("""
+    INSERT INTO followers (openid, first_seen_at, subscribed, last_message_at) VALUES (:openid, :now, :subscribed, :last)
+    ON CONFLICT (openid) DO NOTHING
+""")
+_TOUCH = Statement("UPDATE followers SET last_message_at = :now WHERE openid = :openid")
+_SUBSCRIBE = Statement("UPDATE followers SET subscribed = :yes, subscribed_at = :now WHERE openid = :openid")
+_UNSUBSCRIBE = Statement("UPDATE followers SET subscribed = :no, unsubscribed_at = :now WHERE openid = :openid")
+_SET_STATE = Statement("""
+    UPDATE followers SET state = :new WHERE openid = :openid AND coalesce(state, '') = :old
+""")
+
+
+def claim_message(conn: DriverConnection, change: ClaimMessage, *, now: dt.datetime, config: Config) -> None:
+    """Store the reply under the message's key; a copy committed first makes this fail on the unique key."""
+    conn.execute(_CLAIM, {"key": change.key, "openid": change.openid, "msg_type": change.msg_type,
+                          "create_time": change.create_time, "now": conn.stored_time(now), "reply": change.reply})
+
+
+def count_message(conn: DriverConnection, change: CountMessage, *, now: dt.datetime, config: Config) -> None:
+    """Count the message toward the rate limit; Conflict if other messages counted meanwhile changed the verdict.
+
+    The count commits with the message's claim or not at all, so copies of one message count once.
+    """
+    settings = config.ratelimit
+    count = counters.count_message(conn, openid=change.openid, now=now, window_seconds=settings.window_seconds)
+    if ratelimit.within(settings, count) != change.allowed:
+        raise Conflict
+    ratelimit.log_first_over(settings, change.openid, count)
+
+
+def touch_follower(conn: DriverConnection, change: TouchFollower, *, now: dt.datetime, config: Config) -> None:
+    """Create a new follower (safe when two messages race), or note their latest message."""
+    at = conn.stored_time(now)
+    if change.create:
+        conn.execute(_NEW_FOLLOWER, {"openid": change.openid, "now": at, "subscribed": change.subscribed_if_new,
+                                     "last": at if change.last_message else None})
+    if change.last_message:
+        conn.execute(_TOUCH, {"openid": change.openid, "now": at})
+
+
+def set_subscription(conn: DriverConnection, change: SetSubscription, *, now: dt.datetime, config: Config) -> None:
+    """Record a follow or an unfollow, with its time."""
+    conn.execute(_SUBSCRIBE if change.subscribed else _UNSUBSCRIBE,
+                 {"openid": change.openid, "now": conn.stored_time(now), "yes": True, "no": False})
+
+
+def set_state(conn: DriverConnection, change: SetState, *, now: dt.datetime, config: Config) -> None:
+    """Move the follower's conversation state; Conflict if it is no longer the state that was read."""
+    if conn.execute(_SET_STATE, {"openid": change.openid, "old": change.old or "", "new": change.new}) != 1:
+        raise Conflict
