@@ -1,11 +1,13 @@
 """The Flask application factory."""
 from __future__ import annotations
 
+import html
 import logging
 import time
 
 from flask import Flask, Response, g, jsonify, request
 from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot.console import register_admin
@@ -32,6 +34,15 @@ def request_log_level(path: str, status: int, elapsed_ms: float, webhook_path: s
     return logging.INFO
 
 
+ERROR_TEXTS = {
+    400: "请求无法处理：页面可能已过期，请返回上一页刷新后再提交。",
+    404: "没有这个页面，请检查地址，或回到 <a href=\"/admin/\">工作人员后台</a>。",
+    405: "这个地址不能这样打开，请从 <a href=\"/admin/\">工作人员后台</a> 的页面上操作。",
+}
+ERROR_PAGE = ("<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>{code}</title>"
+              "<p>{text}</p></html>")
+
+
 def create_app(config: Config | str | None = None, runtime: Runtime | None = None) -> Flask:
     """Build the web app: webhook, health check and request log."""
     if runtime is None:
@@ -48,6 +59,7 @@ def create_app(config: Config | str | None = None, runtime: Runtime | None = Non
     app.extensions["bot"] = runtime
     register_webhook(app, config.server.webhook_path)
     register_admin(app, runtime)
+    webhook_path = config.server.webhook_path
 
     @app.get("/healthz")
     def healthz():
@@ -59,11 +71,19 @@ def create_app(config: Config | str | None = None, runtime: Runtime | None = Non
             return jsonify({"status": "error", "database": "unavailable"}), 503
         return jsonify({"status": "ok", "database": "ok"})
 
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        # Werkzeug's own pages are in English; a person who mistypes an address or resends a form reads Chinese.
+        if exc.code not in ERROR_TEXTS or request.path == webhook_path:
+            return exc
+        # A description written in Chinese by the code that refused (e.g. the CSRF check) is the better text.
+        own = exc.description if exc.description != type(exc).description else ""
+        text = html.escape(own) if own else ERROR_TEXTS[exc.code]
+        return Response(ERROR_PAGE.format(code=exc.code, text=text), status=exc.code, mimetype="text/html")
+
     @app.before_request
     def _start_timer():
         g.started = time.perf_counter()
-
-    webhook_path = config.server.webhook_path
 
     @app.after_request
     def _log_request(response: Response) -> Response:

@@ -17,6 +17,8 @@ import random
 import secrets
 from dataclasses import dataclass
 
+from bot.quiz.rules import StandingKey
+
 TOP = "top"
 LOTTERY = "lottery"
 RULES = (TOP, LOTTERY)
@@ -85,8 +87,9 @@ class RuleError(ValueError):
 
 
 def standing_key(player: Player) -> tuple:
-    """Sort key of the standing order: score desc, time asc, finish asc, attempt id asc."""
-    return (-player.score, player.duration_seconds, player.finished_at, player.attempt_id)
+    """Sort key of the standing order (bot.quiz.rules.STANDING, the one definition)."""
+    return StandingKey(score=player.score, duration_seconds=player.duration_seconds, finished_at=player.finished_at,
+                       id=player.attempt_id).sort_key()
 
 
 # More places than any prize list needs; a mistyped huge number is refused, never drawn.

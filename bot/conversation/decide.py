@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from questions.grading import parse_answer
-from questions.render import HINTS, join_within_limit, render_question
+from questions.render import join_within_limit, render_question
 
 from bot.config import Config
 from bot.conversation import outreach, ratelimit, states
@@ -142,6 +142,7 @@ def _attempts_left(facts: Facts, ctx: Context, openid: str) -> str:
 def _end_attempt(facts: Facts, msg: Inbound, ctx: Context, *, status: str, headline: str,
                  graded: rules.Graded | None = None) -> Outcome:
     """End the active attempt (finished by its last answer, expired, or abandoned) and word the result."""
+    facts.prefetch("best", "used")
     config, attempt, openid = ctx.config, facts.attempt, msg.openid
     changes: list = []
     if status == EXPIRED:
@@ -221,6 +222,7 @@ def _start(facts, msg, ctx, state) -> Outcome:
     after = IDLE if state in (IN_QUIZ, CONFIRM_QUIT) else state
     if rules.window_closed(config, openid, ctx.local_now):
         return Outcome(prefix + rules.window_text(config, ctx.local_now), after, tuple(changes))
+    facts.prefetch("used", "best", "pool", "seen")
     total, today = facts.used()
     if not rules.may_start(config, openid, total, today):
         best = _best_line(facts, ctx, openid, ended_key)
@@ -263,8 +265,9 @@ def _quit(facts, msg, ctx, state) -> Outcome:
     if state == CONFIRM_QUIT:
         return _end_attempt(facts, msg, ctx, status=ABANDONED, headline="已交卷，本次答题结束。")
     attempt = facts.attempt
-    return Outcome(rules.confirm_quit_text(ctx.config, attempt.current_index, attempt.total_questions) + "\n\n"
-                   + _current_question_text(facts), CONFIRM_QUIT)
+    text = rules.confirm_quit_text(ctx.config, attempt.current_index, attempt.total_questions,
+                                   counts_toward_limit=msg.openid not in ctx.config.quiz.testers)
+    return Outcome(text + "\n\n" + _current_question_text(facts), CONFIRM_QUIT)
 
 
 def _ask_contact(facts, msg, ctx, state) -> Outcome:
@@ -276,13 +279,14 @@ def _ask_contact(facts, msg, ctx, state) -> Outcome:
     if best is None or best < config.quiz.pass_score:
         return Outcome(_with_reminder(facts, ctx, registration.below_pass_text(config, best)), state)
     follower = facts.follower
-    if follower and follower.phone:
-        text = registration.registered_text(follower.name, follower.phone)
-    else:
-        text = registration.prompt_text(config.quiz.pass_score)
     if state in (IN_QUIZ, CONFIRM_QUIT):
+        text = (registration.registered_text(follower.name, follower.phone) if follower and follower.phone
+                else registration.prompt_text(config.quiz.pass_score))
         return Outcome(_with_reminder(facts, ctx, text), state)
-    return Outcome(text, AWAIT_CONTACT)
+    if follower and follower.phone:
+        # Registered: a correction is read in any state, so nothing is awaited.
+        return Outcome(registration.registered_text(follower.name, follower.phone), IDLE)
+    return Outcome(registration.prompt_text(config.quiz.pass_score), AWAIT_CONTACT)
 
 
 ACTIONS: dict[str, Handler] = {
@@ -313,9 +317,8 @@ def _answer(facts, msg, ctx, state) -> Outcome:
         reply = outreach.match_reply(config, text) if text else None
         if reply:
             return Outcome(_with_reminder(facts, ctx, reply), IN_QUIZ)
-        what = "没有识别出你的答案" if text else "答题只接受文字回复"
-        return Outcome(f"{what}，{HINTS[question.qtype]}。这条回复不计入作答：\n\n" + _current_question_text(facts),
-                       IN_QUIZ)
+        return Outcome(f"{rules.unrecognised_text(question, text)}这条回复不计入作答：\n\n"
+                       + _current_question_text(facts), IN_QUIZ)
     graded = rules.grade_answer(config, question, parsed, points=item.snapshot["points"],
                                 option_order=item.option_order)
     if attempt.current_index + 1 >= attempt.total_questions:
@@ -410,6 +413,8 @@ def _route(facts, msg, ctx, state) -> Outcome:
     if text:
         action = outreach.match_action(ctx.config, text)
         if action:
+            if state == CONFIRM_QUIT and action != "quit":
+                state = IN_QUIZ  # anything but a second quit word carries on with the quiz
             return ACTIONS[action](facts, msg, ctx, state)
         key = outreach.menu_key(ctx.config, text)
         if key:  # someone typed a menu button's label: do what the button does

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import random
 from dataclasses import dataclass
 
@@ -94,10 +95,21 @@ def _static(config: Config) -> tuple[PrizeRule, tuple]:
     return entry[1], entry[2]
 
 
+_rng: dict[int, random.Random] = {}  # one per process: seeded anew in each forked worker
+
+
+def _process_rng() -> random.Random:
+    rng = _rng.get(os.getpid())
+    if rng is None:
+        _rng.clear()
+        rng = _rng[os.getpid()] = random.Random()
+    return rng
+
+
 def context(config: Config, now: dt.datetime, rng: random.Random | None = None) -> Context:
     """The decision context for a turn at `now` (naive UTC)."""
     prize, plan = _static(config)
-    return Context(config=config, prize=prize, plan=plan, now=now, rng=rng or random.Random())
+    return Context(config=config, prize=prize, plan=plan, now=now, rng=rng or _process_rng())
 
 
 def _decide(conn: DriverConnection, runtime, inbound: Inbound, facts: Facts, ctx: Context) -> Decision:

@@ -14,12 +14,13 @@ from bot.quiz.rules import StandingKey
 
 
 class Missing(Exception):
-    """The decision needs a fact that was not read yet (the engine reads it and decides again)."""
+    """The decision needs facts that were not read yet (the engine reads them and decides again)."""
 
-    def __init__(self, fact: str, arg: Any = None):
+    def __init__(self, fact: str, arg: Any = None, *, more: tuple[str, ...] = ()):
         super().__init__(fact)
         self.fact = fact
         self.arg = arg
+        self.more = more  # further facts (without argument) the same decision will need
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,12 @@ class Facts:
         if key not in self.loaded:
             raise Missing(fact, arg)
         return self.loaded[key]
+
+    def prefetch(self, *facts: str) -> None:
+        """Ask at once for facts a decision is about to need, so that they are read in one go."""
+        missing = tuple(fact for fact in facts if fact not in self.loaded)
+        if missing:
+            raise Missing(missing[0], more=missing[1:])
 
     def used(self) -> tuple[int, int]:
         """Attempts the player started in all and today (the active one included)."""

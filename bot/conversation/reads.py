@@ -33,7 +33,6 @@ _BASE = Statement("""
                FROM attempts a JOIN attempt_items i ON i.attempt_id = a.id
                WHERE a.openid = :openid AND a.status = 'active'
                  AND i.position BETWEEN a.current_index AND a.current_index + 1) AS s ON 1 = 1
-    ORDER BY s.position
 """)
 _USED = Statement("""
     SELECT count(*), coalesce(sum(CASE WHEN local_day = :today THEN 1 ELSE 0 END), 0)
@@ -91,15 +90,22 @@ def read_base(conn: DriverConnection, inbound: Inbound) -> Facts:
                                last_activity_at=conn.read_time(first[13]), last_answer_create_time=first[14],
                                score=first[15], correct_count=first[16], max_score=first[17],
                                started_at=conn.read_time(first[18]))
-        items = [ItemFacts(position=r[19], snapshot=conn.read_json(r[20]), option_order=conn.read_json(r[21]))
-                 for r in rows]
+        items = sorted((ItemFacts(position=r[19], snapshot=conn.read_json(r[20]), option_order=conn.read_json(r[21]))
+                        for r in rows), key=lambda item: item.position)
     return Facts(stored_reply=first[0], stored_create_time=first[1], follower=follower, attempt=attempt, items=tuple(items), rate=rate)
 
 
 def read_missing(conn: DriverConnection, runtime, inbound: Inbound, facts: Facts, missing: Missing, *,
                  local_today: dt.date, now: dt.datetime) -> None:
-    """Read the fact a decision asked for into `facts`."""
-    openid, fact = inbound.openid, missing.fact
+    """Read the facts a decision asked for into `facts`."""
+    _read(conn, runtime, inbound, facts, missing.fact, missing.arg, local_today=local_today, now=now)
+    for fact in missing.more:
+        _read(conn, runtime, inbound, facts, fact, None, local_today=local_today, now=now)
+
+
+def _read(conn: DriverConnection, runtime, inbound: Inbound, facts: Facts, fact: str, arg, *,
+          local_today: dt.date, now: dt.datetime) -> None:
+    openid = inbound.openid
     if fact == "used":
         total, today = conn.rows(_USED, {"openid": openid, "today": conn.stored_date(local_today)})[0]
         facts.loaded["used"] = (int(total), int(today))
@@ -109,7 +115,7 @@ def read_missing(conn: DriverConnection, runtime, inbound: Inbound, facts: Facts
             key=StandingKey(score=row[1], duration_seconds=row[2], finished_at=conn.read_time(row[3]), id=row[0]),
             ended=int(row[4]))
     elif fact == "rank":
-        key: StandingKey = missing.arg
+        key: StandingKey = arg
         testers = runtime.config.quiz.testers
         params = {"yes": True, "score": key.score, "duration_seconds": key.duration_seconds,
                   "finished_at": conn.stored_time(key.finished_at), "id": key.id,

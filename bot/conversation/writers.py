@@ -11,7 +11,7 @@ from bot.config import Config
 from bot.conversation import ratelimit
 from bot.conversation.changes import ClaimMessage, CountMessage, SetState, SetSubscription, TouchFollower
 from bot.storage import counters
-from bot.storage.driver_sql import Conflict, DriverConnection, Statement
+from bot.storage.driver_sql import DriverConnection, Statement
 
 
 _CLAIM = Statement("""
@@ -32,7 +32,7 @@ _SET_STATE = Statement("""
 
 def claim_message(conn: DriverConnection, change: ClaimMessage, *, now: dt.datetime, config: Config) -> None:
     """Store the reply under the message's key; a copy committed first makes this fail on the unique key."""
-    conn.execute(_CLAIM, {"key": change.key, "openid": change.openid, "msg_type": change.msg_type,
+    conn.write(_CLAIM, {"key": change.key, "openid": change.openid, "msg_type": change.msg_type,
                           "create_time": change.create_time, "now": conn.stored_time(now), "reply": change.reply})
 
 
@@ -42,29 +42,31 @@ def count_message(conn: DriverConnection, change: CountMessage, *, now: dt.datet
     The count commits with the message's claim or not at all, so copies of one message count once.
     """
     settings = config.ratelimit
-    count = counters.count_message(conn, openid=change.openid, now=now, window_seconds=settings.window_seconds)
-    if ratelimit.within(settings, count) != change.allowed:
-        raise Conflict
-    ratelimit.log_first_over(settings, change.openid, count)
+
+    def agrees(count: int) -> bool:
+        ratelimit.log_first_over(settings, change.openid, count)
+        return ratelimit.within(settings, count) == change.allowed
+
+    counters.count_message(conn, openid=change.openid, now=now, window_seconds=settings.window_seconds, check=agrees)
 
 
 def touch_follower(conn: DriverConnection, change: TouchFollower, *, now: dt.datetime, config: Config) -> None:
     """Create a new follower (safe when two messages race), or note their latest message."""
     at = conn.stored_time(now)
     if change.create:
-        conn.execute(_NEW_FOLLOWER, {"openid": change.openid, "now": at, "subscribed": change.subscribed_if_new,
+        conn.write(_NEW_FOLLOWER, {"openid": change.openid, "now": at, "subscribed": change.subscribed_if_new,
                                      "last": at if change.last_message else None})
     if change.last_message:
-        conn.execute(_TOUCH, {"openid": change.openid, "now": at})
+        conn.write(_TOUCH, {"openid": change.openid, "now": at})
 
 
 def set_subscription(conn: DriverConnection, change: SetSubscription, *, now: dt.datetime, config: Config) -> None:
     """Record a follow or an unfollow, with its time."""
-    conn.execute(_SUBSCRIBE if change.subscribed else _UNSUBSCRIBE,
-                 {"openid": change.openid, "now": conn.stored_time(now), "yes": True, "no": False})
+    conn.write(_SUBSCRIBE if change.subscribed else _UNSUBSCRIBE,
+               {"openid": change.openid, "now": conn.stored_time(now), "yes": True, "no": False})
 
 
 def set_state(conn: DriverConnection, change: SetState, *, now: dt.datetime, config: Config) -> None:
     """Move the follower's conversation state; Conflict if it is no longer the state that was read."""
-    if conn.execute(_SET_STATE, {"openid": change.openid, "old": change.old or "", "new": change.new}) != 1:
-        raise Conflict
+    conn.write(_SET_STATE, {"openid": change.openid, "old": change.old or "", "new": change.new},
+               check=lambda changed: changed == 1)

@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 
 from questions.drawing import draw, shuffle_options, to_original_letters
 from questions.grading import Parsed, grade
-from questions.model import Question
-from questions.render import format_duration, join_within_limit, render_feedback, render_question
+from questions.model import SINGLE, Question
+from questions.render import HINTS, format_duration, join_within_limit, render_feedback, render_question
 
 from bot.config import Config
 from bot.dates import day
@@ -287,8 +287,23 @@ def reminder(config: Config, text: str, current_index: int, total: int) -> str:
 CONFIRM_WORDS = frozenset({"确定", "确认", "是", "是的", "确定交卷", "确认交卷", "y", "yes", "ok", "好", "好的"})
 
 
-def confirm_quit_text(config: Config, answered: int, total: int) -> str:
+def confirm_quit_text(config: Config, answered: int, total: int, *, counts_toward_limit: bool = True) -> str:
     """Ask a player to confirm ending an attempt that has questions left."""
     left = total - answered
-    return (f"确定要交卷吗？本次还有{left}题未答，交卷后未答的题目记0分，并占用一次答题机会。\n"
-            f"回复“确定”交卷；回复答案或其他内容继续答题。")
+    used = "，并占用一次答题机会" if counts_toward_limit else ""
+    return (f"确定要交卷吗？本次还有{left}题未答，交卷后未答的题目记0分{used}。\n"
+            f"回复“确定”（或再次回复“{config.keywords['quit'][0]}”）交卷；回复答案或其他内容继续答题。")
+
+
+def unrecognised_text(question: Question, text: str) -> str:
+    """Tell a player why a reply was not read as an answer to the current question, and what is."""
+    if not text:
+        return f"答题只接受文字回复。{HINTS[question.qtype]}。"
+    if question.qtype == SINGLE and len(set(_letters_in(text, len(question.options)))) > 1:
+        return f"这是单选题，只能选一个选项。{HINTS[question.qtype]}。"
+    return f"没有识别出你的答案。{HINTS[question.qtype]}。"
+
+
+def _letters_in(text: str, options: int) -> str:
+    valid = "ABCDEFGH"[:options]
+    return "".join(ch for ch in text.upper() if ch in valid)

@@ -11,6 +11,7 @@ import json
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import Config
+from bot.quiz.rules import ACTIVE
 from bot.quiz.changes import MarkBest, MoveAttempt, RecordAnswer, StartAttempt, StoreContact
 from bot.storage.driver_sql import Conflict, DriverConnection, Statement
 
@@ -29,7 +30,13 @@ _RECORD = Statement("""
            points_awarded = :points, answered_at = :now
     WHERE attempt_id = :id AND position = :index
 """)
-_MOVE = Statement("""
+# Moving on leaves the indexed status alone (SQLite rewrites an index entry whenever its column is set).
+_ADVANCE = Statement("""
+    UPDATE attempts SET current_index = :next_index, score = :score, correct_count = :correct_count,
+           last_activity_at = :last_activity_at, last_answer_create_time = :create_time
+    WHERE id = :id AND status = 'active' AND current_index = :index
+""")
+_END = Statement("""
     UPDATE attempts SET current_index = :next_index, score = :score, correct_count = :correct_count,
            last_activity_at = :last_activity_at, last_answer_create_time = :create_time, status = :status,
            finished_at = :finished_at, duration_seconds = :duration
@@ -55,29 +62,27 @@ def start_attempt(conn: DriverConnection, change: StartAttempt, *, now: dt.datet
 
 def record_answer(conn: DriverConnection, change: RecordAnswer, *, now: dt.datetime, config: Config) -> None:
     """Store a graded answer on its item (its attempt's MoveAttempt guards the turn)."""
-    conn.execute(_RECORD, {"id": change.attempt_id, "index": change.index, "response": change.response,
+    conn.write(_RECORD, {"id": change.attempt_id, "index": change.index, "response": change.response,
                            "original": change.original_choice, "correct": change.correct, "points": change.points,
                            "now": conn.stored_time(now)})
 
 
 def move_attempt(conn: DriverConnection, change: MoveAttempt, *, now: dt.datetime, config: Config) -> None:
     """Advance or end an attempt; Conflict unless it is still active on the question that was read."""
-    applied = conn.execute(_MOVE, {
+    conn.write(_ADVANCE if change.status == ACTIVE else _END, {
         "id": change.attempt_id, "index": change.index, "next_index": change.next_index, "score": change.score,
         "correct_count": change.correct_count, "last_activity_at": conn.stored_time(change.last_activity_at),
         "create_time": change.last_answer_create_time, "status": change.status,
         "finished_at": conn.stored_time(change.finished_at) if change.finished_at else None,
-        "duration": change.duration_seconds})
-    if applied != 1:
-        raise Conflict
+        "duration": change.duration_seconds}, check=lambda changed: changed == 1)
 
 
 def mark_best(conn: DriverConnection, change: MarkBest, *, now: dt.datetime, config: Config) -> None:
     """Make one attempt the player's best, so standings and ranks are one indexed query."""
-    conn.execute(_MARK_BEST, {"openid": change.openid, "id": change.attempt_id, "yes": True})
+    conn.write(_MARK_BEST, {"openid": change.openid, "id": change.attempt_id, "yes": True})
 
 
 def store_contact(conn: DriverConnection, change: StoreContact, *, now: dt.datetime, config: Config) -> None:
     """Store (or overwrite) the name and mobile a qualified player sent."""
-    conn.execute(_CONTACT, {"openid": change.openid, "name": change.name, "phone": change.phone,
+    conn.write(_CONTACT, {"openid": change.openid, "name": change.name, "phone": change.phone,
                             "now": conn.stored_time(now)})

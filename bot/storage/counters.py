@@ -7,6 +7,7 @@ workers never lose a count. The rule (how many are allowed) is bot.conversation.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Callable
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
@@ -32,11 +33,13 @@ def rate_key(openid: str) -> str:
     return KEY_PREFIX + openid
 
 
-def count_message(conn: DriverConnection, *, openid: str, now: dt.datetime, window_seconds: int) -> int:
-    """Count one message in the follower's current window (opening a new one if it ended); return the count."""
+def count_message(conn: DriverConnection, *, openid: str, now: dt.datetime, window_seconds: int,
+                  check: Callable[[int], bool]) -> None:
+    """Count one message in the follower's current window (opening a new one if it ended), in the open
+    transaction; `check` gets the count and must hold, or the transaction is a Conflict."""
     params = {"rate_key": rate_key(openid), "now": conn.stored_time(now),
               "expires": conn.stored_time(now + dt.timedelta(seconds=window_seconds))}
-    return int(conn.rows(_COUNT, params)[0][0])
+    conn.write(_COUNT, params, fetch=True, check=lambda rows: check(int(rows[0][0])))
 
 
 def purge_expired_counts(*, session: Session, now: dt.datetime) -> int:

@@ -1,12 +1,16 @@
-"""Fixed SQL run on the pool's own driver connection, for the common quiz turn only.
+"""SQL run on the pool's own driver connection, for the conversation engine's turns.
 
 SQLAlchemy spends tens of microseconds per statement building parameters, contexts and result
-rows; the common turn runs five statements, so it talks to the driver directly. Everything else
-uses sessions. Statements are written once with :name parameters and adapted to the driver's
-style; values are stored exactly as SQLAlchemy stores them (SQLite keeps datetimes as
-"YYYY-MM-DD HH:MM:SS.ffffff" text and JSON as text). Driver errors come back as SQLAlchemy's
-exception types (IntegrityError, OperationalError, ...), and a lost connection is invalidated,
-so callers handle them exactly as they do for a session.
+rows, and every message runs several statements, so the engine talks to the driver directly.
+Consoles, exports and commands use sessions. Statements are written once with :name parameters
+and adapted to the driver's style; values are stored exactly as SQLAlchemy stores them (SQLite
+keeps datetimes as "YYYY-MM-DD HH:MM:SS.ffffff" text and JSON as text). Driver errors come back
+as SQLAlchemy's exception types (IntegrityError, OperationalError, ...), and a lost connection is
+invalidated, so callers handle them exactly as they do for a session.
+
+Writes inside transaction() go through write(): on PostgreSQL they are pipelined (sent together,
+their results read once before COMMIT), so a turn's writes cost one round trip and the COMMIT
+another, whatever their number; each write's check then runs, and a failed one rolls back.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import json
 import logging
 import re
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from sqlalchemy.exc import DBAPIError
 
@@ -47,6 +51,7 @@ class DriverConnection:
         self._raw = raw
         self._dialect = db.engine.dialect
         self.is_sqlite = db.is_sqlite
+        self._pending: list | None = None  # pipelined writes awaiting their results (PostgreSQL)
 
     # Values in and out, as SQLAlchemy's DateTime and JSON types store them.
     def stored_time(self, value: dt.datetime) -> Any:
@@ -113,22 +118,81 @@ class DriverConnection:
         finally:
             cursor.close()
 
+    def write(self, statement: Statement, params: dict, *, fetch: bool = False,
+              check: Callable[[Any], bool] | None = None) -> None:
+        """Run a write of the open transaction; `check` (given the rows or the row count) must hold,
+        or the transaction is a Conflict. Pipelined on PostgreSQL: the check runs before COMMIT."""
+        if self._pending is None:
+            result = self._run(statement, params, fetch=fetch)
+            if check is not None and not check(result):
+                raise Conflict
+            return
+        sql = statement.for_driver(self.is_sqlite)
+        _trace(sql)
+        cursor = self._raw.cursor()
+        try:
+            cursor.execute(sql, params)
+        except self._dialect.loaded_dbapi.Error as exc:
+            cursor.close()
+            raise self._wrap(exc, sql, params) from exc
+        self._pending.append((cursor, fetch, check, sql, params))
+
+    def _settle(self) -> None:
+        """Read the pipelined writes' results and run their checks."""
+        pending, self._pending = self._pending, []
+        try:
+            for cursor, fetch, check, sql, params in pending:
+                try:
+                    result = cursor.fetchall() if fetch else cursor.rowcount
+                except self._dialect.loaded_dbapi.Error as exc:
+                    raise self._wrap(exc, sql, params) from exc
+                if check is not None and not check(result):
+                    raise Conflict
+        finally:
+            for cursor, *_ in pending:
+                cursor.close()
+
     @contextmanager
     def transaction(self) -> Iterator[DriverConnection]:
         """One write transaction (queued on SQLite like every writer); commits on success."""
         with self._db.writer_queue():
-            self._command("BEGIN IMMEDIATE" if self.is_sqlite else "BEGIN")
-            try:
-                yield self
-            except BaseException:
-                if not self._raw.is_valid:
-                    raise
+            if self.is_sqlite:
+                self._command("BEGIN IMMEDIATE")
                 try:
-                    self._command("ROLLBACK")
-                except DBAPIError:
-                    pass  # the connection is gone; the server rolled back
+                    yield self
+                except BaseException:
+                    self._rollback()
+                    raise
+                self._command("COMMIT")
+                return
+            driver = self._raw.driver_connection
+            try:
+                with driver.pipeline() as pipeline:
+                    self._pending = []
+                    self.write(_BEGIN, {})
+                    yield self
+                    try:
+                        pipeline.sync()
+                    except self._dialect.loaded_dbapi.Error as exc:
+                        raise self._wrap(exc, "COMMIT", None) from exc
+                    self._settle()
+            except BaseException:
+                self._pending = None
+                self._rollback()
                 raise
+            self._pending = None
             self._command("COMMIT")
+
+    def _rollback(self) -> None:
+        if not self._raw.is_valid:
+            return
+        try:
+            self._command("ROLLBACK")
+        except DBAPIError:
+            pass  # the connection is gone; the server rolled back
+
+
+_BEGIN = Statement("BEGIN")
 
 
 def _trace(sql: str) -> None:

@@ -43,3 +43,13 @@ def test_bar_chart_is_escaped_svg():
     svg = str(bar_chart([("<b>", 3), ("50", 0)], title="分布"))
     assert svg.startswith("<svg") and "&lt;b&gt;" in svg and "<b>" not in svg
     assert "暂无数据" in str(bar_chart([], title="空"))
+
+
+def test_error_pages_are_in_chinese(staff):
+    missing = staff.get("/admin/nosuch-page")
+    assert missing.status_code == 404 and "没有这个页面" in missing.get_data(as_text=True)
+    wrong_method = staff.get("/admin/results/draw")
+    assert wrong_method.status_code == 405 and "这个地址不能这样打开" in wrong_method.get_data(as_text=True)
+    forged = staff.post("/admin/results/draw", data={"csrf_token": "forged"})
+    body = forged.get_data(as_text=True)
+    assert forged.status_code == 400 and "CSRF 校验失败" in body and "Bad Request" not in body

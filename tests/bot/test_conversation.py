@@ -53,6 +53,13 @@ class TestWaitingForContactDetails:
         assert "没有听懂" in wechat.text("c3", "你好", create_time=next(TICKS)).content
         assert HINT not in wechat.text("c3", "你好", create_time=next(TICKS)).content
 
+    def test_a_registered_player_asking_again_is_not_awaited(self, wechat, runtime):
+        qualify(wechat, runtime, "c5")
+        wechat.text("c5", "张三 13800138000", create_time=next(TICKS))
+        assert wechat.text("c5", "领奖", create_time=next(TICKS)).content.startswith("你已登记：张三，手机号 138****8000。")
+        assert HINT not in wechat.text("c5", "你好", create_time=next(TICKS)).content
+        assert "已更新领奖信息：李四" in wechat.text("c5", "李四 13900139000", create_time=next(TICKS)).content
+
     def test_tapping_the_register_button_does_not_trap_anyone(self, wechat, runtime):
         qualify(wechat, runtime, "c4")
         wechat.text("c4", "张三 13800138000", create_time=next(TICKS))
@@ -112,15 +119,28 @@ class TestQuitting:
 
     def test_anything_else_carries_on_and_an_answer_is_graded(self, wechat, runtime):
         wechat.text("q2", "答题", create_time=next(TICKS))
+        while current_snapshot(runtime, "q2")["qtype"] == "填空":  # a fill-in question takes any text as its answer
+            wechat.text("q2", right(current_snapshot(runtime, "q2")), create_time=next(TICKS))
+        number = active(runtime, "q2").current_index + 1
         wechat.text("q2", "交卷", create_time=next(TICKS))
-        assert wechat.text("q2", "继续", create_time=next(TICKS)).content.startswith("好的，继续答题：\n\n第1/5题")
+        assert wechat.text("q2", "继续", create_time=next(TICKS)).content.startswith(f"好的，继续答题：\n\n第{number}/5题")
         wechat.text("q2", "交卷", create_time=next(TICKS))
         reply = wechat.text("q2", right(current_snapshot(runtime, "q2")), create_time=next(TICKS)).content
-        assert "回答正确" in reply and "第2/5题" in reply
+        assert "回答正确" in reply and f"第{number + 1}/5题" in reply
         # The confirmation was for that moment: a later 确定 is not a quit.
         assert "确定要交卷" not in reply
         assert "已交卷" not in wechat.text("q2", "确定", create_time=next(TICKS)).content
         assert active(runtime, "q2") is not None
+
+    def test_a_keyword_carries_on_and_a_second_quit_word_confirms(self, wechat, runtime):
+        wechat.text("q4", "答题", create_time=next(TICKS))
+        ask = wechat.text("q4", "放弃", create_time=next(TICKS)).content
+        assert "回复“确定”（或再次回复“放弃”）交卷" in ask
+        assert "回复以下关键词" in wechat.text("q4", "帮助", create_time=next(TICKS)).content
+        assert "已交卷" not in wechat.text("q4", "确定", create_time=next(TICKS)).content  # the keyword carried on
+        assert active(runtime, "q4") is not None
+        wechat.text("q4", "交卷", create_time=next(TICKS))
+        assert wechat.text("q4", "退出", create_time=next(TICKS)).content.startswith("已交卷，本次答题结束。")
 
     def test_the_confirmation_does_not_outlive_its_attempt(self, wechat, runtime, clock):
         wechat.text("q3", "答题", create_time=next(TICKS))
@@ -185,3 +205,24 @@ def test_non_text_messages_in_every_state(wechat, runtime):
     assert "答题只接受文字回复" in wechat.send_xml(image.format(t=next(TICKS), m=990_002)).content
     with runtime.db.reader() as session:
         assert session.scalars(select(Attempt.current_index).where(Attempt.openid == "nt")).one() == 0
+
+
+def test_two_letters_for_a_single_choice_question_are_explained(wechat, runtime):
+    wechat.text("sc", "答题", create_time=next(TICKS))
+    while current_snapshot(runtime, "sc")["qtype"] != "单选":
+        wechat.text("sc", right(current_snapshot(runtime, "sc")), create_time=next(TICKS))
+    index = active(runtime, "sc").current_index
+    reply = wechat.text("sc", "AB", create_time=next(TICKS)).content
+    assert reply.startswith("这是单选题，只能选一个选项。请回复一个选项字母，如 A。这条回复不计入作答：")
+    assert active(runtime, "sc").current_index == index
+
+
+class TestTesterQuit:
+    @pytest.fixture
+    def config_overrides(self):
+        return {"quiz": {"testers": ["tester-q"]}}
+
+    def test_a_tester_is_not_told_quitting_uses_an_attempt(self, wechat, runtime):
+        wechat.text("tester-q", "答题", create_time=next(TICKS))
+        ask = wechat.text("tester-q", "交卷", create_time=next(TICKS)).content
+        assert ask.startswith("确定要交卷吗？") and "占用" not in ask

@@ -58,14 +58,14 @@ def test_the_last_answer_asks_for_the_facts_it_needs_then_ends_the_attempt():
     f = facts(index=4)
     with pytest.raises(Missing) as missing:
         decide(f, text("A"), ctx())
-    assert missing.value.fact == "best"
+    assert (missing.value.fact, missing.value.more) == ("best", ("used",))  # asked for together
     f.loaded["best"] = None
+    f.loaded["used"] = (1, 1)
     key = StandingKey(score=50, duration_seconds=120, finished_at=NOW, id=7)
     with pytest.raises(Missing) as missing:
         decide(f, text("A"), ctx())
     assert (missing.value.fact, missing.value.arg) == ("rank", key)
     f.loaded[("rank", key)] = Rank(ahead=2, players=9)
-    f.loaded["used"] = (1, 1)
     decision = decide(f, text("A"), ctx())
     assert "排名：第3名（共10人参与）" in decision.reply  # a new player: one more than the 9 read
     assert [type(c) for c in decision.changes] == [CountMessage, RecordAnswer, MoveAttempt, MarkBest, SetState,
