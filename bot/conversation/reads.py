@@ -92,7 +92,8 @@ def read_base(conn: DriverConnection, inbound: Inbound) -> Facts:
                                started_at=conn.read_time(first[18]))
         items = sorted((ItemFacts(position=r[19], snapshot=conn.read_json(r[20]), option_order=conn.read_json(r[21]))
                         for r in rows), key=lambda item: item.position)
-    return Facts(stored_reply=first[0], stored_create_time=first[1], follower=follower, attempt=attempt, items=tuple(items), rate=rate)
+    return Facts(stored_reply=first[0], stored_create_time=first[1], follower=follower, attempt=attempt,
+                 items=tuple(items), rate=rate)
 
 
 def read_missing(conn: DriverConnection, runtime, inbound: Inbound, facts: Facts, missing: Missing, *,

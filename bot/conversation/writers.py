@@ -19,7 +19,8 @@ _CLAIM = Statement("""
     VALUES (:key, :openid, :msg_type, :create_time, :now, :reply)
 """)
 _NEW_FOLLOWER = Statement("""
-    INSERT INTO followers (openid, first_seen_at, subscribed, last_message_at) VALUES (:openid, :now, :subscribed, :last)
+    INSERT INTO followers (openid, first_seen_at, subscribed, last_message_at)
+    VALUES (:openid, :now, :subscribed, :last)
     ON CONFLICT (openid) DO NOTHING
 """)
 _TOUCH = Statement("UPDATE followers SET last_message_at = :now WHERE openid = :openid")
