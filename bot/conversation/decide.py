@@ -177,7 +177,8 @@ def _end_attempt(facts: Facts, msg: Inbound, ctx: Context, *, status: str, headl
                         total_questions=attempt.total_questions, duration_seconds=duration)
     text = rules.result_text(config, ctx.prize, ended, headline, standing_line=standing_line,
                              attempts_left=_attempts_left(facts, ctx, openid), best_score=best_score, name=name,
-                             phone=phone, contact_prompt=registration.request_text())
+                             phone=phone, contact_prompt=registration.request_text(),
+                             tester=openid in config.quiz.testers)
     if status == EXPIRED:
         text = rules.expiry_text(config, score) + "\n\n" + text
     if graded is not None:
@@ -237,8 +238,8 @@ def _start(facts, msg, ctx, state) -> Outcome:
     changes.append(StartAttempt(openid=openid, bank_id=pool.bank_id, local_day=ctx.today, items=tuple(items),
                                 max_score=sum(i["snapshot"]["points"] for i in items),
                                 create_time=msg.create_time))
-    return Outcome(prefix + rules.start_text(config, ctx.prize, total + 1, items, best_score), IN_QUIZ,
-                   tuple(changes))
+    text = rules.start_text(config, ctx.prize, total + 1, items, best_score, tester=openid in config.quiz.testers)
+    return Outcome(prefix + text, IN_QUIZ, tuple(changes))
 
 
 def _rank(facts, msg, ctx, state) -> Outcome:

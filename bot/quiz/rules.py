@@ -196,8 +196,10 @@ class PrizeRule:
     pass_score: int
 
 
-def prize_line(prize: PrizeRule, best_score: int | None, *, encourage: bool = True) -> str:
+def prize_line(prize: PrizeRule, best_score: int | None, *, encourage: bool = True, tester: bool = False) -> str:
     """Say what the prize rule asks of this player, given their best score so far (None: none yet)."""
+    if tester:
+        return "测试账号的成绩不参与评奖。"
     if best_score is not None and best_score >= prize.pass_score:
         if prize.rule == "lottery":
             return f"你已获得抽奖资格（最好成绩{best_score}分），活动结束后从合格者中抽奖。"
@@ -208,13 +210,14 @@ def prize_line(prize: PrizeRule, best_score: int | None, *, encourage: bool = Tr
     return f"成绩达到{prize.pass_score}分且排名前{prize.places}名可获奖{tail}"
 
 
-def start_text(config: Config, prize: PrizeRule, number: int, items: list[dict], best_score: int | None) -> str:
+def start_text(config: Config, prize: PrizeRule, number: int, items: list[dict], best_score: int | None, *,
+               tester: bool = False) -> str:
     """The rules of attempt `number` and its first question."""
     quiz = config.quiz
     max_score = sum(item["snapshot"]["points"] for item in items)
     rules = (f"第{number}次答题开始！共{len(items)}题，满分{max_score}分；"
              f"{quiz.time_limit_minutes}分钟内不作答将自动交卷，回复“{config.keywords['quit'][0]}”可提前交卷。\n"
-             f"{prize_line(prize, best_score, encourage=False)}")
+             f"{prize_line(prize, best_score, encourage=False, tester=tester)}")
     return f"{rules}\n\n{render_question(question_of(items[0]['snapshot']), 1, len(items))}"
 
 
@@ -257,7 +260,7 @@ def asks_for_contact(config: Config, best_score: int, phone: str | None) -> bool
 
 def result_text(config: Config, prize: PrizeRule, ended: Ended, headline: str, *, standing_line: str,
                 attempts_left: str, best_score: int, name: str | None, phone: str | None,
-                contact_prompt: str) -> str:
+                contact_prompt: str, tester: bool = False) -> str:
     """Word the result of an ended attempt, and what the prize rule now means for the player."""
     lines = [headline,
              f"得分：{ended.score}分（满分{ended.max_score}分）",
@@ -266,14 +269,14 @@ def result_text(config: Config, prize: PrizeRule, ended: Ended, headline: str, *
              standing_line,
              attempts_left]
     qualified = best_score >= config.quiz.pass_score
+    prize_text = prize_line(prize, best_score, tester=tester)
     if config.quiz.collect_contact and qualified:
         if phone:
-            lines.append(f"\n{prize_line(prize, best_score)}领奖信息已登记（{name}，{mask_phone(phone)}）。"
-                         "如需修改，请回复新的“姓名 手机号”。")
+            lines.append(f"\n{prize_text}领奖信息已登记（{name}，{mask_phone(phone)}）。如需修改，请回复新的“姓名 手机号”。")
         else:
-            lines.append(f"\n{prize_line(prize, best_score)}{contact_prompt}")
+            lines.append(f"\n{prize_text}{contact_prompt}")
     else:
-        lines.append(prize_line(prize, best_score))
+        lines.append(prize_text)
     return "\n".join(lines)
 
 

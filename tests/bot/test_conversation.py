@@ -222,7 +222,10 @@ class TestTesterQuit:
     def config_overrides(self):
         return {"quiz": {"testers": ["tester-q"]}}
 
-    def test_a_tester_is_not_told_quitting_uses_an_attempt(self, wechat, runtime):
-        wechat.text("tester-q", "答题", create_time=next(TICKS))
+    def test_a_tester_is_not_told_quitting_uses_an_attempt_nor_what_wins(self, wechat, runtime):
+        start = wechat.text("tester-q", "答题", create_time=next(TICKS)).content
+        assert "测试账号的成绩不参与评奖。" in start and "可获奖" not in start
         ask = wechat.text("tester-q", "交卷", create_time=next(TICKS)).content
         assert ask.startswith("确定要交卷吗？") and "占用" not in ask
+        done = wechat.text("tester-q", "确定", create_time=next(TICKS)).content
+        assert "测试账号的成绩不参与评奖。" in done and "继续加油" not in done
