@@ -5,6 +5,7 @@ import datetime as dt
 import difflib
 import importlib
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -538,6 +539,37 @@ def _check_database_url(reader: _Reader, url: str) -> None:
                           "（只装了 SQLite 和 psycopg 驱动）") from None
 
 
+# tomllib's messages, in the words an organizer editing the file reads (the rest are shown as they are).
+_TOML_MESSAGES = (
+    (re.compile(r"^Cannot overwrite a value$"), "同一项写了两次，请删掉其中一个"),
+    (re.compile(r"^Cannot declare \(.*\) twice$"), "同一个配置节写了两次，请合并成一个"),
+    (re.compile(r"^Expected '=' after a key in a key/value pair$"), "这一行应为“名称 = 值”，缺少等号"),
+    (re.compile(r"^Invalid value$"), "值写得不对：文字要加英文双引号，真假写 true 或 false，日期时间如 2027-04-20T00:00:00"),
+    (re.compile(r"^Invalid statement$"), "这一行既不是“名称 = 值”也不是 [配置节]"),
+    (re.compile(r"^Expected newline or end of document after a statement$"), "一行只能写一项，值后面多了内容"),
+    (re.compile(r"^Expected '\]' at the end of a table declaration$"), "配置节名称缺少右方括号 ]"),
+    (re.compile(r"^Illegal character '\\n'$"), "引号没有配对（文字要用一对英文双引号括起来）"),
+    (re.compile(r"^Unclosed array$"), "列表缺少右方括号 ]"),
+)
+_TOML_WHERE = re.compile(r"\s*\((?:at line (\d+), column (\d+)|at end of document)\)$")
+
+
+def toml_error_text(message: str) -> str:
+    """Word a tomllib error in Chinese, with its line and column."""
+    where = _TOML_WHERE.search(message)
+    core = message[: where.start()] if where else message
+    if where is None:
+        place = ""
+    elif where.group(1):
+        place = f"第 {where.group(1)} 行第 {where.group(2)} 列："
+    else:
+        place = "文件末尾："
+    for pattern, text in _TOML_MESSAGES:
+        if pattern.match(core):
+            return place + text
+    return place + core
+
+
 def config_path(explicit: str | None = None) -> str:
     """Pick the config file: --config, else BOT_CONFIG, else config.toml."""
     return explicit or os.environ.get("BOT_CONFIG") or DEFAULT_CONFIG
@@ -554,7 +586,7 @@ def load_config(path: str | None = None) -> Config:
         with p.open("rb") as fh:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: TOML 语法错误：{exc}") from None
+        raise ConfigError(f"{source}: TOML 语法错误：{toml_error_text(str(exc))}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{source}: 文件不是 UTF-8 编码，请另存为 UTF-8") from None
     return parse_config(data, source)

@@ -132,6 +132,20 @@ def test_a_bad_config_stops_with_one_line(tmp_path, change, message):
     assert len(lines) == 1 and lines[0].startswith(f"配置错误：{config}: ") and message in lines[0]
 
 
+@pytest.mark.parametrize("edit,message", [
+    (lambda text: text.replace("pass_score = 100", "pass_score = 100\npass_score = 90", 1), "同一项写了两次，请删掉其中一个"),
+    (lambda text: text.replace('name = "', 'name "', 1), "这一行应为“名称 = 值”，缺少等号"),
+    (lambda text: text.replace("[quiz]", "[quiz", 1), "配置节名称缺少右方括号 ]"),
+])
+def test_a_toml_syntax_error_is_told_in_chinese_with_its_line(tmp_path, edit, message):
+    config = tmp_path / "typo.toml"
+    config.write_text(edit((ROOT / "config.example.toml").read_text(encoding="utf-8")), encoding="utf-8")
+    result = run_bot(config, "init-db")
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"配置错误：{config}: TOML 语法错误：第 ") and "行第 " in line and line.endswith(message)
+
+
 def test_a_missing_config_file_says_how_to_make_one(tmp_path):
     result = run_bot(tmp_path / "none.toml", "init-db")
     assert result.returncode == 2
