@@ -1,7 +1,6 @@
 """`python -m bot export`: draw the winners and write the staff workbook."""
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from pathlib import Path
 
@@ -13,8 +12,8 @@ from questions.render import format_duration
 
 from exports.queries import draw_candidates
 from exports.settings import export_settings
-from exports.winners import (DEFAULT_TIER, LOTTERY, RULES, Draw, RuleError, Tier, check_tiers, new_seed, parse_tiers,
-                      select_winners)
+from exports.winners import (DEFAULT_TIER, LOTTERY, RULES, Draw, RuleError, Tier, check_tiers, new_seed,
+                             not_final_warning, parse_tiers, select_winners)
 from exports.workbook import DRAW_SHEETS, ExportError, check_target, write_workbook
 
 logger = logging.getLogger(__name__)
@@ -60,10 +59,9 @@ def winners(state, out: str, rule: str | None, count: int | None, tiers: str | N
         raise click.ClickException(str(exc)) from None
     if seed and rule != LOTTERY:
         click.echo("注意：排名规则（top）不使用随机种子，已忽略 --seed。")
-    activity = state.config.activity
-    if state.runtime.clock().replace(tzinfo=dt.timezone.utc) < activity.end:
-        click.echo(f"注意：竞答到 {activity.end:%Y-%m-%d %H:%M} 才结束，现在抽出的名单不是最终结果；"
-                   "活动结束后请重新导出。")
+    early = not_final_warning(state.config.activity.end, state.runtime.clock())
+    if early:
+        click.echo(f"注意：{early}")
     _echo_draw(draw)
     click.echo(f"已写入 {result.path}（工作表：{'、'.join(result.sheets)}）")
 

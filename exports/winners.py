@@ -176,3 +176,10 @@ def select_winners(players: list[Player], *, rule: str, tiers: tuple[Tier, ...],
 def _assign(chosen: list[Player], tiers: tuple[Tier, ...]) -> list[Winner]:
     names = (t.name for t in tiers for _ in range(t.count))  # lazily: as many as there are winners
     return [Winner(tier=name, rank=i, player=p) for i, (name, p) in enumerate(zip(names, chosen), 1)]
+
+
+def not_final_warning(activity_end: dt.datetime, now_utc: dt.datetime) -> str | None:
+    """Warn that a draw made before the quiz ends is not final (the CLI and the console say the same)."""
+    if now_utc.replace(tzinfo=dt.timezone.utc) >= activity_end:
+        return None
+    return f"竞答到 {activity_end:%Y-%m-%d %H:%M} 才结束，现在抽出的名单不是最终结果；活动结束后请重新导出。"

@@ -9,7 +9,8 @@ from bot.storage.models import Lease, PushLog, utcnow
 from bot.dates import WEEKDAYS
 
 from scheduler.lease import LEASE_NAME
-from scheduler.plan import KIND_LABELS, PlannedPush, audience_label, build_plan, plan_warnings, scheduler_options
+from scheduler.plan import (KIND_LABELS, PlannedPush, audience_label, build_plan, plan_warnings, push_warnings,
+                            scheduler_options)
 from scheduler.pushlog import log_rows
 from scheduler.sending import preview_push, send_push
 from scheduler.timing import STATUS_LABELS
@@ -100,7 +101,12 @@ def plan_command() -> None:
 def send_command(key: str, yes: bool) -> None:
     """Send one push now (exactly once: a push already sent is not sent again)."""
     state = click.get_current_context().obj
-    push = _find(build_plan(state.config), key)
+    plan = build_plan(state.config)
+    push = _find(plan, key)
+    with state.db.reader() as session:
+        rows = log_rows(session)
+    for warning in push_warnings(state.config, plan, push, rows, now=utcnow()):
+        click.echo(f"注意：{warning}")
     if not yes:
         click.confirm(f"现在向「{audience_label(push.audience)}」群发 {KIND_LABELS[push.kind]}《{push.title}》"
                       f"（计划 {_when(push.at)}）？群发不能撤回。", abort=True)

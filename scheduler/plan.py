@@ -275,6 +275,32 @@ def plan_warnings(config: Config, plan: list[PlannedPush]) -> list[str]:
     return warnings
 
 
+def push_warnings(config: Config, plan: list[PlannedPush], push: PlannedPush, rows: dict, *,
+                  now: dt.datetime) -> list[str]:
+    """Warn staff about sending one push now: the plan's warnings that concern it, and the day's quota.
+
+    The one source of these warnings for the console and `pushes send`. `rows` maps push keys to
+    their push-log rows; `now` is naive UTC.
+    """
+    day = f"{push.at.month}月{push.at.day}日"
+    month = f"{push.at.year}年{push.at.month}月"
+    found = [w for w in plan_warnings(config, plan) if push.key in w or day in w or month in w]
+    if config.wechat.account_type == "subscription":
+        tz = config.activity.tz
+
+        def local_day(value: dt.datetime) -> dt.date:
+            return value.replace(tzinfo=dt.timezone.utc).astimezone(tz).date()
+
+        today = local_day(now)
+        sent_today = [row for row in rows.values() if row.key != push.key and row.status in ("sent", "delivered")
+                      and row.sent_at and local_day(row.sent_at) == today]
+        if len(sent_today) >= SUBSCRIPTION_DAILY_SENDS:
+            titles = "、".join(f"《{row.title}》" for row in sent_today)
+            found.append(f"今天已群发过 {titles}，订阅号每天只能群发 {SUBSCRIPTION_DAILY_SENDS} 次，"
+                         "现在发送很可能因额度不足失败")
+    return found
+
+
 PUSH_KEYS = {"key", "title", "kind", "at", "media_id", "file", "content", "description", "url", "audience"}
 SERIES_KEYS = {"key", "kind", "at", "every_days", "titles", "count", "media_ids", "files", "descriptions", "urls",
                "contents", "audience"}

@@ -8,14 +8,14 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 
 from scheduler.cli import status_line
 from scheduler.lease import LEASE_NAME
-from scheduler.plan import (KIND_LABELS, SUBSCRIPTION_DAILY_SENDS, PlannedPush, audience_label, build_plan,
-                            plan_warnings, scheduler_options)
+from scheduler.plan import (KIND_LABELS, PlannedPush, audience_label, build_plan, plan_warnings, push_warnings,
+                            scheduler_options)
 from scheduler.pushlog import log_rows
 from scheduler.sending import preview_push, send_push
 
 from bot.config import Config, ConfigError
 from bot.masking import short_openid
-from bot.storage.models import Lease, PushLog
+from bot.storage.models import Lease
 from bot.console.simulator import OPENID
 
 logger = logging.getLogger(__name__)
@@ -38,23 +38,6 @@ def _find(plan: list[PlannedPush], key: str) -> PlannedPush:
         if push.key == key:
             return push
     abort(404)
-
-
-def push_warnings(config: Config, plan: list[PlannedPush], push: PlannedPush,
-                  rows: dict[str, PushLog]) -> list[str]:
-    """Return the plan's warnings that concern one push, and a quota warning from today's sends."""
-    day = f"{push.at.month}月{push.at.day}日"
-    month = f"{push.at.year}年{push.at.month}月"
-    found = [w for w in plan_warnings(config, plan) if push.key in w or day in w or month in w]
-    if config.wechat.account_type == "subscription":
-        today = _local(_runtime().clock(), config).date()
-        sent_today = [row for row in rows.values() if row.key != push.key and row.status in SENT
-                      and row.sent_at and _local(row.sent_at, config).date() == today]
-        if len(sent_today) >= SUBSCRIPTION_DAILY_SENDS:
-            titles = "、".join(f"《{row.title}》" for row in sent_today)
-            found.append(f"今天已群发过 {titles}，订阅号每天只能群发 {SUBSCRIPTION_DAILY_SENDS} 次，"
-                         "现在发送很可能因额度不足失败")
-    return found
 
 
 def _load():
@@ -126,6 +109,6 @@ def send(key: str):
             flash(f"发送《{push.title}》失败：{result.error}", "error")
         return redirect(url_for(".index"))
     return render_template("admin/push_confirm.html", push=push, row=row, already=row is not None and
-                           row.status in SENT, warnings=push_warnings(config, plan, push, rows),
+                           row.status in SENT, warnings=push_warnings(config, plan, push, rows, now=_runtime().clock()),
                            kind_label=KIND_LABELS[push.kind], audience=audience_label(push.audience),
                            account="订阅号" if config.wechat.account_type == "subscription" else "服务号")

@@ -14,7 +14,7 @@ from flask import Blueprint, current_app, render_template, request, send_file
 from exports.queries import draw_candidates, stream_players
 from exports.settings import ExportSettings, export_settings
 from exports.winners import (DEFAULT_TIER, LOTTERY, RULES, TOP, Draw, RuleError, Tier, check_tiers, new_seed,
-                             parse_tiers, select_winners)
+                             not_final_warning, parse_tiers, select_winners)
 from exports.workbook import ExportError, write_workbook
 from questions.render import format_duration
 
@@ -101,8 +101,10 @@ def _leaderboard():
 
 
 def _page(form: DrawForm, settings_error: str, *, draw: Draw | None = None, error: str = "", status: int = 200):
+    runtime = _runtime()
+    early = not_final_warning(runtime.config.activity.end, runtime.clock()) if draw is not None else None
     return render_template("admin/results.html", leaderboard=_leaderboard(), form=form, draw=draw, error=error,
-                           settings_error=settings_error, pass_score=_runtime().config.quiz.pass_score,
+                           settings_error=settings_error, pass_score=runtime.config.quiz.pass_score, early=early,
                            mask_name=mask_name, mask_phone=mask_phone, format_duration=format_duration,
                            LOTTERY=LOTTERY, TOP=TOP), status
 

@@ -77,3 +77,12 @@ def test_results_workbook_download(staff, players):
     assert response.status_code == 200
     book = load_workbook(io.BytesIO(response.data), read_only=True)
     assert "参与者成绩" in book.sheetnames and "中奖名单" not in book.sheetnames
+
+
+def test_a_draw_before_the_end_says_it_is_not_final_like_the_cli(staff, token, players, clock):
+    """The console and `export winners` warn alike (exports.winners.not_final_warning)."""
+    data = {"csrf_token": token, "rule": "top", "tiers": "一等奖:1", "require_contact": "on"}
+    early = staff.post("/admin/results/draw", data=data).get_data(as_text=True)
+    assert "注意：竞答到 2027-04-26 23:59 才结束，现在抽出的名单不是最终结果；活动结束后请重新导出。" in early
+    clock.advance(days=6)
+    assert "不是最终结果" not in staff.post("/admin/results/draw", data=data).get_data(as_text=True)

@@ -141,3 +141,13 @@ def test_delivery_of_a_push_sent_in_chunks_adds_up(sched_db):
     with sched_db.reader() as session:
         row = session.get(PushLog, "thanks")
         assert (row.status, row.sent_count, row.total_count) == ("delivered", 10470, 10470)
+
+
+def test_send_warns_of_a_second_mass_send_on_a_subscription_account_day(sched_make, sched_standin):
+    """The CLI tells staff what the console tells them (one function, scheduler.plan.push_warnings)."""
+    runtime = plan_runtime(sched_make, wechat={"account_type": "subscription"})
+    first = invoke(runtime, "send", "video-1", "--yes")
+    assert first.exit_code == 0 and "今天已群发过" not in first.output
+    second = invoke(runtime, "send", "talk-1", input="n\n")
+    assert "注意：今天已群发过 《专利入门》，订阅号每天只能群发 1 次，现在发送很可能因额度不足失败" in second.output
+    assert second.exit_code == 1 and len(sched_standin.calls("message/mass/sendall")) == 1
