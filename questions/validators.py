@@ -59,8 +59,11 @@ def check_question(question: Question, place: str) -> list[Problem]:
                     "如果是选择题，请补上选项")
     size = estimate_message_bytes(question)
     if size > REPLY_LIMIT_BYTES:
-        warning(f"题目和选项太长（在微信里约 {size} 字节，上限约 {REPLY_LIMIT_BYTES} 字节），"
-                "可能无法完整发送，请缩短题干或选项")
+        # Sent anyway, the reply would be cut in the middle of the options.
+        allowed = REPLY_LIMIT_BYTES - FEEDBACK_HEADROOM_BYTES
+        error(f"题目和选项太长：在微信里约 {size - FEEDBACK_HEADROOM_BYTES} 字节，一道题最多 {allowed} 字节"
+              f"（一条回复最多 {REPLY_LIMIT_BYTES} 字节，还要留出上一题的反馈），否则发给答题者时会被截断；"
+              "请缩短题干或选项")
     return problems
 
 

@@ -70,11 +70,15 @@ def test_duplicate_question_in_the_file():
     assert problems == [Problem("error", "第3行", "与 第2行 的题目重复（题干和选项都相同），请删除其中一道")]
 
 
-def test_message_over_the_wechat_reply_size_warns():
+def test_a_question_over_the_wechat_reply_size_is_an_error_naming_the_bytes_allowed():
+    """Sent anyway, it would reach followers cut off in the middle of its options."""
     long_stem = "专利" * 300
-    assert estimate_message_bytes(q(stem=long_stem)) > REPLY_LIMIT_BYTES
-    (level, message), = messages(q(stem=long_stem))
-    assert level == "warning" and "太长" in message and "2000 字节" in message
+    size = estimate_message_bytes(q(stem=long_stem))
+    assert size > REPLY_LIMIT_BYTES
+    problems = check_question(q(stem=long_stem), PLACE)
+    assert [(p.level, p.place) for p in problems] == [("error", PLACE)]
+    assert problems[0].message.startswith(f"题目和选项太长：在微信里约 {size - 600} 字节，一道题最多 1400 字节"
+                                          "（一条回复最多 2000 字节，还要留出上一题的反馈）")
     assert estimate_message_bytes(q()) < REPLY_LIMIT_BYTES
 
 
