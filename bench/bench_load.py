@@ -403,7 +403,7 @@ def worker_class_used(args) -> str:
 
 def _line(name: str, run: dict) -> str:
     extra = ""
-    if "retries" in run and name != "echo floor" and name != "persisting floor":
+    if name in ("quiz", "mixed"):
         extra = f", retries sent {run['retries']}" + (f", extra messages {run['extras']}" if run["extras"] else "")
     return (f"{name:17s}: {run['turns']:6d} turns in {run['seconds']:6.1f} s = {run['rate']:7.1f} turns/s, "
             f"p50 {run['p50']:6.1f} ms, p99 {run['p99']:6.1f} ms, errors {len(run['errors'])}{extra}")

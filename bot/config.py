@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import importlib
 import os
 import re
@@ -568,6 +569,22 @@ def toml_error_text(message: str) -> str:
         if pattern.match(core):
             return place + text
     return place + core
+
+
+def per_config(build: Callable[["Config"], Any]) -> Callable[["Config"], Any]:
+    """Cache what `build` derives from a config, once per config object (a process has one; tests build many)."""
+    cache: dict[int, tuple[Config, Any]] = {}
+
+    @functools.wraps(build)
+    def derived(config: Config) -> Any:
+        entry = cache.get(id(config))
+        if entry is None or entry[0] is not config:
+            if len(cache) > 16:
+                cache.clear()
+            entry = cache[id(config)] = (config, build(config))
+        return entry[1]
+
+    return derived
 
 
 def config_path(explicit: str | None = None) -> str:

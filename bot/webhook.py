@@ -108,10 +108,12 @@ def _reply_xml(inbound: Inbound, answer) -> str:
         # Nothing was stored, so the follower's resend is processed afresh; an event nobody sees gets no text.
         if inbound.msg_type == "event" and inbound.event not in ("click", "subscribe", "subscribe_scan"):
             return ""
-        return render_reply(Outgoing(text=answer.text), to_user=inbound.openid, from_user=inbound.account,
-                            create_time=int(time.time()))
+        create_time = int(time.time())
+    else:
+        # A stored reply keeps the CreateTime it was first sent with, so a retry gets the same XML.
+        create_time = inbound.create_time if answer.create_time is None else answer.create_time
     return render_reply(Outgoing(text=answer.text), to_user=inbound.openid, from_user=inbound.account,
-                        create_time=inbound.create_time if answer.create_time is None else answer.create_time)
+                        create_time=create_time)
 
 
 class _NoSessionOnWebhook(SecureCookieSessionInterface):

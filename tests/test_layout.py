@@ -61,11 +61,7 @@ def imports_of(module: str) -> set[str]:
             elif isinstance(node, (ast.If, ast.Try)):
                 visit(ast.iter_child_nodes(node))
     visit(tree.body)
-    return {name for name in found if name.split(".")[0] in PACKAGES and _exists(name)}
-
-
-def _exists(name: str) -> bool:
-    return name in MODULES
+    return {name for name in found if name in MODULES}
 
 
 def _edges() -> dict[str, set[str]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from questions.grading import parse_answer
@@ -67,7 +67,7 @@ class Decision:
     """A whole turn: the reply to store and send ("" for none) and every change, in writing order."""
 
     reply: str
-    changes: tuple = field(default_factory=tuple)
+    changes: tuple = ()
 
 
 Handler = Callable[[Facts, Inbound, Context, str], Outcome]
@@ -139,14 +139,21 @@ def _attempts_left(facts: Facts, ctx: Context, openid: str) -> str:
     return rules.attempts_left_text(ctx.config, openid, total, today, ctx.today)
 
 
-def _end_attempt(facts: Facts, msg: Inbound, ctx: Context, *, status: str, headline: str,
-                 graded: rules.Graded | None = None) -> Outcome:
-    """End the active attempt (finished by its last answer, expired, or abandoned) and word the result."""
-    facts.prefetch("best", "used")
-    config, attempt, openid = ctx.config, facts.attempt, msg.openid
+@dataclass(frozen=True)
+class _Ending:
+    """What ending the active attempt changes, and the attempt as it ends."""
+
+    changes: tuple
+    key: StandingKey
+    ended: rules.Ended
+
+
+def _ending(facts: Facts, msg: Inbound, ctx: Context, *, status: str, graded: rules.Graded | None = None) -> _Ending:
+    """End the active attempt: finished by its last answer (graded), expired, or abandoned."""
+    attempt = facts.attempt
     changes: list = []
     if status == EXPIRED:
-        at = rules.expired_at(config, attempt.last_activity_at, ctx.now)
+        at = rules.expired_at(ctx.config, attempt.last_activity_at, ctx.now)
         last_activity, last_create_time = attempt.last_activity_at, attempt.last_answer_create_time
     else:
         at, last_activity = ctx.now, ctx.now
@@ -163,36 +170,42 @@ def _end_attempt(facts: Facts, msg: Inbound, ctx: Context, *, status: str, headl
                                score=score, correct_count=correct, last_activity_at=last_activity,
                                last_answer_create_time=last_create_time, status=status, finished_at=at,
                                duration_seconds=duration))
-    standing = _standing(facts, ctx, openid, key)
-    if standing.key == key:
-        changes.append(MarkBest(openid=openid, attempt_id=attempt.id))
+    prev = facts.best()
+    if prev is None or rules.ranks_above(key, prev.key):
+        changes.append(MarkBest(openid=msg.openid, attempt_id=attempt.id))
+    ended = rules.Ended(score=score, max_score=attempt.max_score, correct_count=correct,
+                        total_questions=attempt.total_questions, duration_seconds=duration)
+    return _Ending(changes=tuple(changes), key=key, ended=ended)
+
+
+def _state_after_end(facts: Facts, ctx: Context, best_score: int) -> str:
+    phone = facts.follower.phone if facts.follower else None
+    return AWAIT_CONTACT if rules.asks_for_contact(ctx.config, best_score, phone) else IDLE
+
+
+def _end_attempt(facts: Facts, msg: Inbound, ctx: Context, *, status: str, headline: str,
+                 graded: rules.Graded | None = None) -> Outcome:
+    """End the active attempt and word the result."""
+    facts.prefetch("best", "used")
+    config, openid = ctx.config, msg.openid
+    ending = _ending(facts, msg, ctx, status=status, graded=graded)
+    standing = _standing(facts, ctx, openid, ending.key)
+    if standing.key == ending.key:
         standing_line = rules.rank_line(standing.rank, standing.players)
     else:
         standing_line = rules.best_line(standing.key.score, standing.key.duration_seconds, standing.rank,
                                         standing.players)
     follower = facts.follower
     name, phone = (follower.name, follower.phone) if follower else (None, None)
-    best_score = standing.key.score
-    ended = rules.Ended(score=score, max_score=attempt.max_score, correct_count=correct,
-                        total_questions=attempt.total_questions, duration_seconds=duration)
-    text = rules.result_text(config, ctx.prize, ended, headline, standing_line=standing_line,
-                             attempts_left=_attempts_left(facts, ctx, openid), best_score=best_score, name=name,
-                             phone=phone, contact_prompt=registration.request_text(),
+    text = rules.result_text(config, ctx.prize, ending.ended, headline, standing_line=standing_line,
+                             attempts_left=_attempts_left(facts, ctx, openid), best_score=standing.key.score,
+                             name=name, phone=phone, contact_prompt=registration.request_text(),
                              tester=openid in config.quiz.testers)
     if status == EXPIRED:
-        text = rules.expiry_text(config, score) + "\n\n" + text
+        text = rules.expiry_text(config, ending.ended.score) + "\n\n" + text
     if graded is not None:
         text = join_within_limit(graded.feedback, text)
-    logger.info("attempt %s %s: %d/%d", attempt.id, status, score, attempt.max_score)
-    state = AWAIT_CONTACT if rules.asks_for_contact(config, best_score, phone) else IDLE
-    return Outcome(text, state, tuple(changes))
-
-
-def _ended_key(changes: tuple) -> StandingKey:
-    """The standing key of the attempt a list of changes ends."""
-    moved = next(c for c in changes if isinstance(c, MoveAttempt))
-    return StandingKey(score=moved.score, duration_seconds=moved.duration_seconds, finished_at=moved.finished_at,
-                       id=moved.attempt_id)
+    return Outcome(text, _state_after_end(facts, ctx, standing.key.score), ending.changes)
 
 
 # -- keywords, answered in every state ---------------------------------------------------------
@@ -216,10 +229,11 @@ def _start(facts, msg, ctx, state) -> Outcome:
     if facts.attempt is not None:
         if not _expired(facts, ctx):
             return Outcome("你正在答题中，请继续作答：\n\n" + _current_question_text(facts), IN_QUIZ)
-        expired = _end_attempt(facts, msg, ctx, status=EXPIRED, headline="")
+        facts.prefetch("best")
+        expired = _ending(facts, msg, ctx, status=EXPIRED)
         changes.extend(expired.changes)
-        prefix = rules.expiry_text(config, facts.attempt.score) + "\n\n"
-        ended_key = _ended_key(expired.changes)
+        prefix = rules.expiry_text(config, expired.ended.score) + "\n\n"
+        ended_key = expired.key
     after = IDLE if state in (IN_QUIZ, CONFIRM_QUIT) else state
     if rules.window_closed(config, openid, ctx.local_now):
         return Outcome(prefix + rules.window_text(config, ctx.local_now), after, tuple(changes))
@@ -244,11 +258,14 @@ def _start(facts, msg, ctx, state) -> Outcome:
 
 def _rank(facts, msg, ctx, state) -> Outcome:
     """Tell the follower their best score, rank and attempts left."""
+    facts.prefetch("best", "used")
     changes, ended_key, after = (), None, state
     if _expired(facts, ctx):
-        expired = _end_attempt(facts, msg, ctx, status=EXPIRED, headline="")
-        changes, ended_key, after = expired.changes, _ended_key(expired.changes), expired.state
+        expired = _ending(facts, msg, ctx, status=EXPIRED)
+        changes, ended_key = expired.changes, expired.key
     standing = _standing(facts, ctx, msg.openid, ended_key)
+    if ended_key is not None:
+        after = _state_after_end(facts, ctx, standing.key.score)
     if standing is None:
         text = f"你还没有完成过答题。回复“{ctx.config.keywords['quiz'][0]}”参加有奖竞答。"
     else:

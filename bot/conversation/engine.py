@@ -31,7 +31,7 @@ from exports.settings import export_settings
 from scheduler.delivery import write_delivery
 from scheduler.plan import build_plan
 
-from bot.config import Config
+from bot.config import Config, per_config
 from bot.conversation import writers as conversation_writers
 from bot.conversation.changes import (ClaimMessage, CountMessage, RecordDelivery, SetState, SetSubscription,
                                       TouchFollower)
@@ -42,7 +42,7 @@ from bot.conversation.reads import read_base, read_missing
 from bot.masking import short_openid
 from bot.quiz import writers as quiz_writers
 from bot.quiz.changes import MarkBest, MoveAttempt, RecordAnswer, StartAttempt, StoreContact
-from bot.quiz.rules import PrizeRule
+from bot.quiz.rules import ACTIVE, PrizeRule
 from bot.storage.db import describe_db_error
 from bot.storage.driver_sql import Conflict, DriverConnection, driver_connection
 
@@ -79,20 +79,12 @@ class Answer:
 
 BUSY = Answer(BUSY_TEXT, busy=True)
 
-# Per config: the prize rule and the push plan, which every turn's context needs (a process has one config).
-_STATIC: dict[int, tuple[Config, PrizeRule, tuple]] = {}
-
-
+@per_config
 def _static(config: Config) -> tuple[PrizeRule, tuple]:
-    entry = _STATIC.get(id(config))
-    if entry is None or entry[0] is not config:
-        settings = export_settings(config)
-        prize = PrizeRule(rule=settings.rule, places=sum(t.count for t in settings.tiers),
-                          pass_score=config.quiz.pass_score)
-        if len(_STATIC) > 16:  # tests build many configs
-            _STATIC.clear()
-        entry = _STATIC[id(config)] = (config, prize, tuple(build_plan(config)))
-    return entry[1], entry[2]
+    """The prize rule and the push plan, which every turn's context needs."""
+    settings = export_settings(config)
+    prize = PrizeRule(rule=settings.rule, places=sum(t.count for t in settings.tiers), pass_score=config.quiz.pass_score)
+    return prize, tuple(build_plan(config))
 
 
 _rng: dict[int, random.Random] = {}  # one per process: seeded anew in each forked worker
@@ -147,6 +139,7 @@ def handle(*, runtime, inbound: Inbound, now: dt.datetime | None = None) -> Answ
                     logger.debug("turn %s from %s changed under it (try %d)", _kind(inbound),
                                  short_openid(inbound.openid), attempt + 1)
                     continue
+            _log_written(decision, inbound)
             return Answer(decision.reply)
         logger.warning("turn %s from %s kept changing under it: busy reply", _kind(inbound),
                        short_openid(inbound.openid))
@@ -159,6 +152,15 @@ def handle(*, runtime, inbound: Inbound, now: dt.datetime | None = None) -> Answ
     except Exception:  # noqa: BLE001 - a follower must never see an error page
         logger.exception("unexpected error handling %s", _kind(inbound))
     return BUSY
+
+
+def _log_written(decision: Decision, inbound: Inbound) -> None:
+    """Log the attempts a committed turn started or ended (once, after the commit)."""
+    for change in decision.changes:
+        if isinstance(change, StartAttempt):
+            logger.info("attempt started by %s (%d questions)", short_openid(inbound.openid), len(change.items))
+        elif isinstance(change, MoveAttempt) and change.status != ACTIVE:
+            logger.info("attempt %s %s: %d points", change.attempt_id, change.status, change.score)
 
 
 def _kind(inbound: Inbound) -> str:

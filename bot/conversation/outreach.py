@@ -7,7 +7,7 @@ import re
 from questions.fields import fold
 from scheduler.plan import PlannedPush
 
-from bot.config import Config
+from bot.config import Config, per_config
 from bot.dates import day, day_with_weekday
 
 ACTION_LABELS = (
@@ -26,25 +26,18 @@ def normalize(text: str) -> str:
 
 # Per config: normalized keyword -> action, and normalized menu label -> button key (the first wins,
 # as in the config's order). Every message is matched against both, so they are built once.
-_LOOKUPS: dict[int, tuple[Config, dict[str, str], dict[str, str]]] = {}
-
-
+@per_config
 def _lookups(config: Config) -> tuple[dict[str, str], dict[str, str]]:
-    entry = _LOOKUPS.get(id(config))
-    if entry is None or entry[0] is not config:
-        actions: dict[str, str] = {}
-        for action, words in config.keywords.items():
-            for word in words:
-                actions.setdefault(normalize(word), action)
-        labels: dict[str, str] = {}
-        for top in config.menu:
-            for button in (top, *top.sub):
-                if button.key:
-                    labels.setdefault(normalize(button.name), button.key)
-        if len(_LOOKUPS) > 16:  # tests build many configs; a process normally has one
-            _LOOKUPS.clear()
-        entry = _LOOKUPS[id(config)] = (config, actions, labels)
-    return entry[1], entry[2]
+    actions: dict[str, str] = {}
+    for action, words in config.keywords.items():
+        for word in words:
+            actions.setdefault(normalize(word), action)
+    labels: dict[str, str] = {}
+    for top in config.menu:
+        for button in (top, *top.sub):
+            if button.key:
+                labels.setdefault(normalize(button.name), button.key)
+    return actions, labels
 
 
 def match_action(config: Config, text: str) -> str | None:

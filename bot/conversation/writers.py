@@ -21,7 +21,7 @@ _CLAIM = Statement("""
 _NEW_FOLLOWER = Statement("""
     INSERT INTO followers (openid, first_seen_at, subscribed, last_message_at)
     VALUES (:openid, :now, :subscribed, :last)
-    ON CONFLICT (openid) DO NOTHING
+    ON CONFLICT (openid) DO UPDATE SET last_message_at = coalesce(excluded.last_message_at, followers.last_message_at)
 """)
 _TOUCH = Statement("UPDATE followers SET last_message_at = :now WHERE openid = :openid")
 _SUBSCRIBE = Statement("UPDATE followers SET subscribed = :yes, subscribed_at = :now WHERE openid = :openid")
@@ -52,12 +52,13 @@ def count_message(conn: DriverConnection, change: CountMessage, *, now: dt.datet
 
 
 def touch_follower(conn: DriverConnection, change: TouchFollower, *, now: dt.datetime, config: Config) -> None:
-    """Create a new follower (safe when two messages race), or note their latest message."""
+    """Create a new follower (safe when two messages race: the second only notes its message), or note
+    their latest message."""
     at = conn.stored_time(now)
     if change.create:
         conn.write(_NEW_FOLLOWER, {"openid": change.openid, "now": at, "subscribed": change.subscribed_if_new,
                                      "last": at if change.last_message else None})
-    if change.last_message:
+    elif change.last_message:
         conn.write(_TOUCH, {"openid": change.openid, "now": at})
 
 

@@ -55,8 +55,7 @@ def request_text() -> str:
 
 def prompt_text(pass_score: int) -> str:
     """Ask a player who has qualified for their details (the 领奖 keyword)."""
-    return (f"恭喜你达到{pass_score}分的获奖资格线！请回复“姓名 手机号”登记领奖信息，例如：张三 13800138000\n"
-            + USE_NOTE)
+    return f"恭喜你达到{pass_score}分的获奖资格线！{request_text()}"
 
 
 NOT_COLLECTED_TEXT = "本次活动无需登记领奖信息，获奖名单将在本公众号公布。"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from questions.drawing import draw, shuffle_options, to_original_letters
 from questions.grading import Parsed, grade
-from questions.model import SINGLE, Question
+from questions.model import LETTERS, SINGLE, Question
 from questions.render import HINTS, format_duration, join_within_limit, render_feedback, render_question
 
 from bot.config import Config
@@ -308,5 +308,5 @@ def unrecognised_text(question: Question, text: str) -> str:
 
 
 def _letters_in(text: str, options: int) -> str:
-    valid = "ABCDEFGH"[:options]
+    valid = LETTERS[:options]
     return "".join(ch for ch in text.upper() if ch in valid)
