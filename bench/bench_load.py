@@ -155,7 +155,7 @@ class Client:
 
     def post(self, xml: str) -> tuple[int, str, float]:
         ts = str(int(time.time()))
-        nonce = str(random.randrange(10**9))
+        nonce = str(random.randrange(10**15))  # a signed (timestamp, nonce) pair brings one message only
         query = urlencode({"signature": sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce})
         body = xml.encode("utf-8")
         started = time.perf_counter()

@@ -27,6 +27,9 @@ ENV_OVERRIDES = (
 # Never echoed in an error message: a mistyped secret would end up on a terminal or in the journal.
 SECRET_KEYS = frozenset({(section, key) for _, section, key in ENV_OVERRIDES} | {("admin", "secret_key")})
 
+# wechat.message_mode: the account's 消息加解密方式, and how an error names it.
+MESSAGE_MODES = {"plaintext": "明文模式", "compatible": "兼容模式", "safe": "安全模式"}
+
 ACTIONS = ("help", "schedule", "quiz", "lectures", "rank", "quit", "contact")
 
 
@@ -44,6 +47,8 @@ class WeChatConfig:
     account_type: str
     staff_openids: tuple[str, ...] = ()
     standin: bool = False  # serve runs the local WeChat API stand-in at api_base_url
+    message_mode: str = "plaintext"  # plaintext, compatible or safe, as set in the account's 消息加解密方式
+    timestamp_window_seconds: int = 300  # a signed request older or newer than this is refused
 
     @property
     def encrypted(self) -> bool:
@@ -114,6 +119,7 @@ class AdminConfig:
     secret_key: str = ""
     max_failed_logins: int = 5
     lockout_minutes: int = 15
+    max_failed_logins_per_minute: int = 30  # from all addresses together; beyond it every login waits a minute
 
 
 @dataclass(frozen=True)
@@ -289,6 +295,16 @@ def parse_config(data: dict[str, Any], source: str, environ: dict[str, str] | No
         raise r.fail("wechat.api_base_url", "以 http:// 或 https:// 开头的网址", api_base)
     if not api_base.endswith("/"):
         api_base += "/"
+    mode = r.get(w, "wechat", "message_mode", str, "\"plaintext\"、\"compatible\" 或 \"safe\"",
+                 "compatible" if aes else "plaintext")
+    if mode not in MESSAGE_MODES:
+        raise r.fail("wechat.message_mode", "\"plaintext\"（明文模式）、\"compatible\"（兼容模式）或 \"safe\"（安全模式），"
+                     "与公众号后台“消息加解密方式”一致", mode)
+    if mode != "plaintext" and not aes:
+        raise r.fail("wechat.message_mode", f"\"plaintext\"，或者同时填写 wechat.encoding_aes_key（{MESSAGE_MODES[mode]}需要它）",
+                     mode)
+    window = _positive(r, r.get(w, "wechat", "timestamp_window_seconds", int, "秒数，如 300", 300),
+                       "wechat.timestamp_window_seconds")
     token = r.get(w, "wechat", "token", str, "公众号后台填写的 Token（3-32 个字母或数字）")
     if not token:
         raise r.fail("wechat.token", "非空的 Token（也可用环境变量 WECHAT_TOKEN）")
@@ -302,6 +318,8 @@ def parse_config(data: dict[str, Any], source: str, environ: dict[str, str] | No
         staff_openids=_str_tuple(r, w.get("staff_openids", []), "wechat.staff_openids")
         if w.get("staff_openids") else (),
         standin=r.get(w, "wechat", "standin", bool, "true 或 false", False),
+        message_mode=mode,
+        timestamp_window_seconds=window,
     )
 
     s = r.table("server", required=False)
@@ -417,6 +435,9 @@ def parse_config(data: dict[str, Any], source: str, environ: dict[str, str] | No
         secret_key=r.get(ad, "admin", "secret_key", str, "随机字符串，用于签名登录会话", ""),
         max_failed_logins=r.get(ad, "admin", "max_failed_logins", int, "正整数", 5),
         lockout_minutes=r.get(ad, "admin", "lockout_minutes", int, "正整数", 15),
+        max_failed_logins_per_minute=_positive(
+            r, r.get(ad, "admin", "max_failed_logins_per_minute", int, "正整数（所有地址合计）", 30),
+            "admin.max_failed_logins_per_minute"),
     )
     pv = r.table("privacy", required=False)
     privacy = PrivacyConfig(
@@ -464,7 +485,7 @@ def declare_section(name: str, *, keys, array: bool = False, nested: str = "",
 
 
 declare_section("wechat", keys={"app_id", "app_secret", "token", "encoding_aes_key", "api_base_url", "account_type",
-                                "staff_openids", "standin"})
+                                "staff_openids", "standin", "message_mode", "timestamp_window_seconds"})
 declare_section("server", keys={"webhook_path", "host", "port", "max_body_bytes", "threads", "trusted_proxies"})
 declare_section("database", keys={"url", "lock_wait_seconds"})
 declare_section("activity", keys={"name", "theme", "timezone", "start", "end", "hotline", "organizer"})
@@ -474,7 +495,8 @@ declare_section("quiz", keys={"bank", "questions_per_attempt", "time_limit_minut
 declare_section("keywords", keys=set(ACTIONS))
 declare_section("replies", keys={"id", "words", "text", "label"}, array=True)
 declare_section("menu", keys={"name", "key", "url", "sub"}, array=True, nested="sub")
-declare_section("admin", keys={"password", "secret_key", "max_failed_logins", "lockout_minutes", "cookie_secure"})
+declare_section("admin", keys={"password", "secret_key", "max_failed_logins", "lockout_minutes", "cookie_secure",
+                              "max_failed_logins_per_minute"})
 declare_section("privacy", keys={"retention_days"})
 declare_section("ratelimit", keys={"messages", "window_seconds"})
 

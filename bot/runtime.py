@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from functools import cached_property
 from typing import Callable
 
@@ -15,10 +16,12 @@ class Runtime:
     """The config, the database and a lazily built WeChat API client."""
 
     def __init__(self, config: Config, db: Database | None = None,
-                 clock: Callable[[], dt.datetime] = utcnow):
+                 clock: Callable[[], dt.datetime] = utcnow, wall_clock: Callable[[], float] = time.time):
         self.config = config
         self.db = db or Database(config.database_url, config.database_lock_wait_seconds)
         self.clock = clock  # naive UTC now; tests move it to check time windows and expiry
+        # Unix time, as WeChat signs requests with it: the activity clock above may be a test's 2027.
+        self.wall_clock = wall_clock
 
     @cached_property
     def api(self) -> ApiClient:

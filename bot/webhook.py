@@ -30,6 +30,19 @@ def signature_ok(token: str, signature: str, timestamp: str, nonce: str, *extra:
     return hmac.compare_digest(_sha1_signature(token, timestamp, nonce, *extra), signature)
 
 
+def timestamp_fresh(timestamp: str, window_seconds: int, now: float) -> bool:
+    """Tell whether a signed request's timestamp is a number of seconds within the window of now.
+
+    Without this a signed query string stays valid for ever: in plaintext mode the signature covers
+    only token, timestamp and nonce, so one captured URL could carry any body. The wall clock is
+    used, as WeChat's timestamp is; a server whose clock is off by more than the window refuses
+    everything, which the log line says.
+    """
+    if not timestamp.isdigit() or len(timestamp) > 12:
+        return False
+    return abs(int(timestamp) - now) <= window_seconds
+
+
 def _text(body: str, status: int) -> Response:
     return Response(body, status=status, mimetype="text/plain")
 
@@ -45,6 +58,9 @@ def wechat_view() -> Response:
     wechat = runtime.config.wechat
     args = request.args
     timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
+    if not timestamp_fresh(timestamp, wechat.timestamp_window_seconds, runtime.wall_clock()):
+        return _reject(403, f"timestamp missing, not a number or more than {wechat.timestamp_window_seconds} s "
+                            "from this server's clock (replayed, or the clock is wrong)")
 
     if request.method == "GET":
         if not signature_ok(wechat.token, args.get("signature", ""), timestamp, nonce):
@@ -59,6 +75,8 @@ def wechat_view() -> Response:
         return _reject(400, "body over limit")
 
     encrypted = args.get("encrypt_type", "raw").lower() == "aes"
+    if not encrypted and wechat.message_mode == "safe":
+        return _reject(403, "plaintext message in safe mode (wechat.message_mode = \"safe\" takes encrypted ones only)")
     if not encrypted and not signature_ok(wechat.token, args.get("signature", ""), timestamp, nonce):
         return _reject(403, "bad signature")
     try:
@@ -90,11 +108,14 @@ def wechat_view() -> Response:
             return _reject(400, "malformed decrypted XML")
 
     try:
-        inbound = inbound_from(outer)
+        inbound = inbound_from(outer, signed=f"{timestamp}:{nonce}")
     except (ValueError, TypeError):
         return _reject(400, "not a usable WeChat message")
 
-    reply_xml = _reply_xml(inbound, handle(runtime=runtime, inbound=inbound))
+    answer = handle(runtime=runtime, inbound=inbound)
+    if answer.replayed:
+        return _reject(403, "signed query string already used by another message (replayed)")
+    reply_xml = _reply_xml(inbound, answer)
     if not reply_xml:
         return _text("success", 200)
     if crypto is not None:

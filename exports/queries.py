@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import Config
 from bot.storage.models import Attempt, AttemptItem, Follower, PushLog, QuestionRow
-from bot.quiz.standings import ENDED, STANDING_ORDER
+from bot.quiz.standings import ENDED, STANDING_ORDER, real_players
 
 from exports.winners import Player
 
@@ -83,7 +83,7 @@ def draw_candidates(session: Session, *, pass_score: int) -> list[Player]:
     stmt = (select(Attempt.openid, Attempt.id, Attempt.score, Attempt.max_score, Attempt.duration_seconds,
                    Attempt.finished_at, Follower.name, Follower.phone)
             .join(Follower, Follower.openid == Attempt.openid)
-            .where(Attempt.best.is_(True), Attempt.score >= pass_score)
+            .where(Attempt.best.is_(True), Attempt.score >= pass_score, real_players(Attempt.openid))
             .order_by(*STANDING_ORDER))
     return [Player(openid=r.openid, attempt_id=r.id, score=r.score, max_score=r.max_score,
                    duration_seconds=r.duration_seconds or 0, finished_at=r.finished_at,
@@ -189,4 +189,5 @@ def _naive_utc(moment: dt.datetime) -> dt.datetime:
 
 
 def _not_excluded(column, exclude: frozenset[str]):
-    return column.not_in(sorted(exclude)) if exclude else column.is_not(None)
+    """Real players not in `exclude`: simulator users are never results (test accounts are in `exclude`)."""
+    return real_players(column, exclude=exclude)

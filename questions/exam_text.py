@@ -158,8 +158,9 @@ def _read_line(current: _Open, line: str, number: int, items: list[Draft | Probl
         if option:
             raw = option.group(1) or option.group(2)
             for letter, content in split_inline_options(_letter(raw), option.group(3)):
-                expected = LETTERS[len(current.options)] if len(current.options) < len(LETTERS) else "H"
-                if letter != expected:
+                # Past H the validators report the count; there is no letter to expect.
+                if len(current.options) < len(LETTERS) and letter != LETTERS[len(current.options)]:
+                    expected = LETTERS[len(current.options)]
                     items.append(Problem("warning", f"第{number}行",
                                          f"选项字母不连续：这里应是 {expected}，写的是 {letter}；已按出现顺序当作选项{expected}"))
                 current.options.append([content])

@@ -8,6 +8,7 @@ from questions.aiken import looks_like_aiken, read_aiken
 from questions.drafts import Draft, build_question
 from questions.exam_text import read_exam_text
 from questions.gift import looks_like_gift, read_gift
+from questions.limits import MAX_FILE_BYTES, megabytes
 from questions.model import BankReport, Problem
 from questions.tabular import UnreadableFile, decode_text, read_csv, read_xlsx
 from questions.validators import validate
@@ -25,7 +26,7 @@ def read_bank(path: str | Path, *, default_points: int = 10) -> BankReport:
     try:
         items = _read_items(path)
     except UnreadableFile as exc:
-        report.problems.append(Problem("error", path.name, str(exc)))
+        report.problems.append(Problem("error", exc.place or path.name, str(exc)))
         return report
     pending: dict[str, list[Problem]] = {}
     ordered: list[Problem | str] = []  # problems in file order, and the place of each question
@@ -57,6 +58,10 @@ def read_bank(path: str | Path, *, default_points: int = 10) -> BankReport:
 def _read_items(path: Path) -> list[Draft | Problem]:
     """Pick the reader by extension and content."""
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise UnreadableFile(f"文件有 {megabytes(size)}，超过上限 {megabytes(MAX_FILE_BYTES)}，不像是题库文件；"
+                                 "请确认选对了文件")
         data = path.read_bytes()
     except FileNotFoundError:
         raise UnreadableFile("找不到这个文件，请检查路径和文件名") from None

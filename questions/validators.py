@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from questions.render import REPLY_LIMIT_BYTES, render_question
-from questions.model import CHOICE_TYPES, FILL, JUDGE, LETTERS, MULTIPLE, SINGLE, Problem, Question
+from questions.model import CHOICE_TYPES, FILL, JUDGE, LETTERS, MAX_OPTIONS, MULTIPLE, SINGLE, Problem, Question
 
 # WeChat shows a passive text reply only if it stays under about 2,000 bytes.
 # The reply that carries a question also carries the feedback on the previous answer.
@@ -44,6 +44,11 @@ def check_question(question: Question, place: str) -> list[Problem]:
 
     if not question.stem:
         error("题目为空，请填写题干")
+    if question.qtype in CHOICE_TYPES and len(question.options) > MAX_OPTIONS:
+        # Past H there is no letter to show an option by or answer it with: the other checks name letters.
+        error(f"这道题有 {len(question.options)} 个选项，最多支持 {MAX_OPTIONS} 个（A–{LETTERS[-1]}）；"
+              f"微信里只能用字母 A–{LETTERS[-1]} 作答，请删去多余的选项")
+        return problems
     if question.qtype in CHOICE_TYPES:
         _check_choice(question, error, warning)
     elif question.qtype == JUDGE:
@@ -71,8 +76,6 @@ def _check_choice(question: Question, error, warning) -> None:
     count = len(question.options)
     if count < 2:
         error(f"选择题至少需要两个选项，现在只有 {count} 个")
-    elif count > len(LETTERS):
-        error(f"选项最多 {len(LETTERS)} 个（A–H），现在有 {count} 个")
     for letter, text in zip(LETTERS, question.options):
         if not text:
             error(f"选项{letter}为空，请填写，或把后面的选项依次前移")

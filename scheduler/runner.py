@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.storage.db import describe_db_error
 from bot.storage.models import PushLog, utcnow
+from bot.storage import signed_requests
 from bot.storage.counters import purge_expired_counts
 from bot.runtime import Runtime
 
@@ -219,16 +220,19 @@ class Runner:
         self.stopped.set()
 
     def tidy(self) -> int:
-        """Delete the rate-limit counters of ended windows, which would otherwise stay one per follower."""
+        """Delete the rate-limit counters of ended windows, which would otherwise stay one per follower,
+        and the signed requests whose window has passed (one per message)."""
         try:
             with self.runtime.db.session() as session:
-                removed = purge_expired_counts(session=session, now=utcnow())
+                now = utcnow()
+                removed = purge_expired_counts(session=session, now=now)
+                removed += signed_requests.purge_expired(session=session, now=now)
         except SQLAlchemyError as exc:
             logger.warning("rate-limit counters not tidied (tried again in %d min): %s", TIDY_MINUTES,
                            describe_db_error(exc))
             return 0
         if removed:
-            logger.info("deleted %d ended rate-limit window(s)", removed)
+            logger.info("deleted %d ended rate-limit window(s) and used signatures", removed)
         return removed
 
     def shutdown(self) -> None:

@@ -8,6 +8,7 @@ from functools import cached_property
 from urllib.parse import urlparse
 
 import click
+from sqlalchemy.exc import OperationalError
 
 from exports.cli import export
 from scheduler.cli import pushes
@@ -15,7 +16,7 @@ from scheduler.cli import pushes
 from bot.commands.data import data
 from bot.commands.questions import questions
 from bot.config import Config, ConfigError, config_path, load_config
-from bot.storage.db import Database
+from bot.storage.db import Database, describe_db_error
 from bot.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -89,7 +90,20 @@ def _start_standin(config: Config) -> str:
     return f"http://{host}:{port}/cgi-bin/"
 
 
-@cli.command(help="启动机器人（waitress 生产级服务器），默认同时运行推送调度。")
+# waitress's defaults let 100 idle connections stop a demo server: at its connection limit it stops
+# accepting, and an idle connection is only closed after 120 s. WeChat's requests finish within
+# seconds, so idle ones go after CHANNEL_TIMEOUT, many may wait at once, and poll() replaces select()
+# (which cannot watch more than 1,024 sockets).
+SERVE_LIMITS = {
+    "connection_limit": 1000,
+    "channel_timeout": 10,
+    "cleanup_interval": 2,
+    "asyncore_use_poll": True,
+    "backlog": 1024,
+}
+
+
+@cli.command(help="启动机器人（waitress；演示和小规模使用，正式上线用 gunicorn + nginx），默认同时运行推送调度。")
 @click.option("--host", default=None, help="监听地址（默认取 server.host）")
 @click.option("--port", default=None, type=click.IntRange(1, 65535), help="端口 1–65535（默认取 server.port）")
 @click.option("--no-scheduler", is_flag=True, help="不在本进程内运行推送调度（另行运行 python -m scheduler）")
@@ -107,7 +121,10 @@ def serve(state: CliState, host: str | None, port: int | None, no_scheduler: boo
     runtime = state.runtime
     app = create_app(runtime=runtime)
     try:
-        server = create_server(app, host=host, port=port, threads=config.server.threads)
+        # Behind nginx (server.trusted_proxies) the app reads X-Forwarded-For itself (ProxyFix); waitress
+        # would otherwise drop it, and every staff login would count against nginx's one address.
+        server = create_server(app, host=host, port=port, threads=config.server.threads, **SERVE_LIMITS,
+                               clear_untrusted_proxy_headers=not config.server.trusted_proxies)
     except OSError as exc:
         raise click.ClickException(f"无法在 {host}:{port} 启动（{exc.strerror}）：端口可能已被占用，"
                                    f"请换一个 server.port 或用 --port 指定") from None
@@ -251,6 +268,11 @@ def main() -> None:
         sys.exit(2)
     except click.exceptions.Abort:
         click.echo("已取消。", err=True)
+        sys.exit(1)
+    except OperationalError as exc:
+        # The database is down, unreachable or hung (connect_timeout): one line, not a traceback.
+        click.echo(f"无法使用数据库（{describe_db_error(exc)}）：请检查 database.url（或环境变量 DATABASE_URL）"
+                   "是否正确、数据库是否已启动，然后重试。", err=True)
         sys.exit(1)
     except click.UsageError as exc:
         exc.show()

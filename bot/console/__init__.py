@@ -13,6 +13,7 @@ from bot.console import dashboard
 from bot.console import pushes
 from bot.console import results
 from bot.console import simulator
+from bot.console import staff_sessions
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 admin.before_request(auth.require_login)
@@ -33,6 +34,9 @@ def register_admin(app: Flask, runtime: Runtime) -> None:
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
     )
     app.extensions["admin_password_hash"] = auth.password_hash(config)
+    # Stored with each session: sessions opened under another password (a restart with a new one) end.
+    app.extensions["admin_password_mark"] = staff_sessions.password_mark(secret_key=app.secret_key,
+                                                                         password=config.admin.password)
     app.jinja_env.globals["csrf_token"] = csrf.token
     app.jinja_env.globals["activity"] = config.activity
     app.register_blueprint(admin)

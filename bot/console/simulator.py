@@ -1,6 +1,7 @@
 """The browser chat window: signed (and encrypted) XML posted to the app's own webhook, replies shown."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import threading
@@ -8,6 +9,9 @@ import threading
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 
 from bot.masking import short_openid
+from bot.quiz.rules import SIMULATOR_PREFIX
+from bot.storage.counters import count_below
+from bot.storage.models import Follower
 from bot.wechat.simulator import WeChatSimulator
 from bot.console import auth
 from bot.console import csrf
@@ -20,9 +24,13 @@ DEFAULT_USERS = ("sim-user-1", "sim-user-2", "sim-user-3")
 OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Users added in the chat window carry this prefix, which no WeChat openid has: the window can
 # never speak for a real follower (answer their quiz, overwrite their prize registration).
-SIM_PREFIX = "sim-"
+SIM_PREFIX = SIMULATOR_PREFIX
 MAX_TEXT = 600
 EXTENSION = "admin_simulator"
+# New simulator users one address may add in an hour: enough to try the quiz as several people,
+# not to fill the database with players (they are test accounts: never in results or draws).
+NEW_USERS_PER_HOUR = 10
+NEW_USERS_PREFIX = "sim-new:"
 
 
 @bp.before_request
@@ -71,6 +79,19 @@ def may_speak_as(openid: str, testers: tuple[str, ...]) -> bool:
     return openid in test_users(testers) or (openid.startswith(SIM_PREFIX) and len(openid) > len(SIM_PREFIX))
 
 
+def _admit_new_user(openid: str) -> bool:
+    """Let a user added in the window speak: at once if known, else if this address may add one more now."""
+    runtime = current_app.extensions["bot"]
+    with runtime.db.reader() as session:
+        if session.get(Follower, openid) is not None:
+            return True
+    now = runtime.clock()
+    hour_end = now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+    with runtime.db.session() as session:
+        return count_below(session=session, key=NEW_USERS_PREFIX + (request.remote_addr or "unknown"), now=now,
+                           expires=hour_end, cap=NEW_USERS_PER_HOUR) is not None
+
+
 @bp.get("/")
 def index():
     """Show the phone-style chat window."""
@@ -92,6 +113,11 @@ def send():
         logger.warning("simulator refused to send as %s (not a test user)", short_openid(openid))
         return jsonify(error=f"模拟器只能以测试用户或以 {SIM_PREFIX} 开头的模拟用户发消息，"
                              "不能以真实粉丝的 openid 发送。"), 400
+    if openid not in test_users(current_app.extensions["bot"].config.quiz.testers) and not _admit_new_user(openid):
+        logger.warning("simulator refused a new user from %s: %d new users this hour", request.remote_addr,
+                       NEW_USERS_PER_HOUR)
+        return jsonify(error=f"同一地址每小时最多新建 {NEW_USERS_PER_HOUR} 个模拟用户。"
+                             "请继续用已有的模拟用户，或一小时后再试。"), 429
     with _chat().lock:
         sim = _chat().sim
         if kind == "text":

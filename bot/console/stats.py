@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import Config
 from bot.storage.models import Attempt, Follower, InboundMessage
-from bot.quiz.standings import ENDED
+from bot.quiz.standings import ENDED, real_players
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,9 @@ def activity_days(config: Config) -> list[dt.date]:
 
 def figures(*, session: Session, config: Config, now: dt.datetime) -> Figures:
     """Count the dashboard's figures at `now` (naive UTC)."""
-    testers = sorted(config.quiz.testers)
-    player_ok = Attempt.openid.not_in(testers) if testers else Attempt.openid.is_not(None)
-    follower_ok = Follower.openid.not_in(testers) if testers else Follower.openid.is_not(None)
+    testers = config.quiz.testers
+    player_ok = real_players(Attempt.openid, testers)
+    follower_ok = real_players(Follower.openid, testers)
     start, end = _utc(config.activity.start), _utc(config.activity.end)
     gained = session.scalar(select(func.count()).select_from(Follower).where(
         follower_ok, Follower.subscribed_at >= start, Follower.subscribed_at <= end))
@@ -79,7 +79,7 @@ def figures(*, session: Session, config: Config, now: dt.datetime) -> Figures:
             follower_ok, Follower.subscribed_at >= day_start)),
         messages=session.scalar(select(func.count()).select_from(InboundMessage).where(
             InboundMessage.received_at >= day_start,
-            InboundMessage.openid.not_in(testers) if testers else InboundMessage.openid.is_not(None))),
+            real_players(InboundMessage.openid, testers))),
         attempts=session.scalar(select(func.count()).select_from(Attempt).where(
             player_ok, Attempt.local_day == local_now.date())),
         completions=session.scalar(select(func.count()).select_from(Attempt).where(

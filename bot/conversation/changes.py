@@ -15,6 +15,7 @@ class ClaimMessage:
     msg_type: str
     create_time: int
     reply: str  # the reply text; "" for no reply
+    signed: str = ""  # the request's "timestamp:nonce": no other message may be claimed with it
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,7 @@ def _standing(facts: Facts, ctx: Context, openid: str, ended: StandingKey | None
         return None
     rank = facts.rank(key)
     testers = ctx.config.quiz.testers
-    players = rank.players + (1 if new_player and openid not in testers else 0)
+    players = rank.players + (1 if new_player and not rules.is_test_account(openid, testers) else 0)
     ended_count = (prev.ended if prev else 0) + (1 if ended is not None else 0)
     return _Standing(key=key, rank=rank.ahead + 1, players=rules.players_seen_by(openid, players, testers),
                      ended=ended_count)
@@ -135,7 +135,7 @@ def _best_score(facts: Facts, ended_score: int | None = None) -> int | None:
 
 
 def _attempts_left(facts: Facts, ctx: Context, openid: str) -> str:
-    total, today = (0, 0) if openid in ctx.config.quiz.testers else facts.used()
+    total, today = (0, 0) if rules.is_test_account(openid, ctx.config.quiz.testers) else facts.used()
     return rules.attempts_left_text(ctx.config, openid, total, today, ctx.today)
 
 
@@ -200,7 +200,7 @@ def _end_attempt(facts: Facts, msg: Inbound, ctx: Context, *, status: str, headl
     text = rules.result_text(config, ctx.prize, ending.ended, headline, standing_line=standing_line,
                              attempts_left=_attempts_left(facts, ctx, openid), best_score=standing.key.score,
                              name=name, phone=phone, contact_prompt=registration.request_text(),
-                             tester=openid in config.quiz.testers)
+                             tester=rules.is_test_account(openid, config.quiz.testers))
     if status == EXPIRED:
         text = rules.expiry_text(config, ending.ended.score) + "\n\n" + text
     if graded is not None:
@@ -252,7 +252,8 @@ def _start(facts, msg, ctx, state) -> Outcome:
     changes.append(StartAttempt(openid=openid, bank_id=pool.bank_id, local_day=ctx.today, items=tuple(items),
                                 max_score=sum(i["snapshot"]["points"] for i in items),
                                 create_time=msg.create_time))
-    text = rules.start_text(config, ctx.prize, total + 1, items, best_score, tester=openid in config.quiz.testers)
+    text = rules.start_text(config, ctx.prize, total + 1, items, best_score,
+                            tester=rules.is_test_account(openid, config.quiz.testers))
     return Outcome(prefix + text, IN_QUIZ, tuple(changes))
 
 
@@ -284,7 +285,7 @@ def _quit(facts, msg, ctx, state) -> Outcome:
         return _end_attempt(facts, msg, ctx, status=ABANDONED, headline="已交卷，本次答题结束。")
     attempt = facts.attempt
     text = rules.confirm_quit_text(ctx.config, attempt.current_index, attempt.total_questions,
-                                   counts_toward_limit=msg.openid not in ctx.config.quiz.testers)
+                                   counts_toward_limit=not rules.is_test_account(msg.openid, ctx.config.quiz.testers))
     return Outcome(text + "\n\n" + _current_question_text(facts), CONFIRM_QUIT)
 
 
@@ -481,4 +482,4 @@ def decide(facts: Facts, msg: Inbound, ctx: Context) -> Decision:
 
 def _claim(msg: Inbound, kind: str, reply: str) -> ClaimMessage:
     return ClaimMessage(key=msg.dedupe_key, openid=msg.openid, msg_type=kind, create_time=msg.create_time,
-                        reply=reply)
+                        reply=reply, signed=msg.signed)

@@ -12,9 +12,10 @@ How a turn stays exactly-once without holding a lock while it decides:
    The writes are guarded: the message's key is unique; an attempt moves only while it is
    still active on the question that was read; the rate count must come out as decided; the
    follower's state must still be the one read; a start must win the one-active-attempt
-   index. If any guard fails (another copy committed first, a double tap on another worker, a
-   quit in between), the transaction rolls back and the turn is read and decided again, at
-   most MAX_TRIES times; after that, or if the database fails, the follower is asked to resend
+   index; the signed request (timestamp, nonce) must not have brought another message (else the
+   request is refused as a replay). If any guard fails (another copy committed first, a double
+   tap on another worker, a quit in between), the transaction rolls back and the turn is read
+   and decided again, at most MAX_TRIES times; after that, or if the database fails, the follower is asked to resend
    and nothing is stored.
 """
 from __future__ import annotations
@@ -45,6 +46,7 @@ from bot.quiz.changes import MarkBest, MoveAttempt, RecordAnswer, StartAttempt, 
 from bot.quiz.rules import ACTIVE, PrizeRule
 from bot.storage.db import describe_db_error
 from bot.storage.driver_sql import Conflict, DriverConnection, driver_connection
+from bot.storage.signed_requests import Replayed
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +77,11 @@ class Answer:
     text: str
     busy: bool = False
     create_time: int | None = None  # a stored reply's original CreateTime, so a retry gets the same XML
+    replayed: bool = False  # the signed request already brought another message: refuse, store nothing
 
 
 BUSY = Answer(BUSY_TEXT, busy=True)
+REPLAYED = Answer("", replayed=True)
 
 @per_config
 def _static(config: Config) -> tuple[PrizeRule, tuple]:
@@ -134,6 +138,10 @@ def handle(*, runtime, inbound: Inbound, now: dt.datetime | None = None) -> Answ
                 decision = _decide(conn, runtime, inbound, facts, ctx)
                 try:
                     write(conn, decision, now=now, config=runtime.config)
+                except Replayed:
+                    logger.warning("replayed signature: %s from %s refused", _kind(inbound),
+                                   short_openid(inbound.openid))
+                    return REPLAYED
                 except (Conflict, IntegrityError):
                     # Something moved since the read (or a copy committed first): decide again.
                     logger.debug("turn %s from %s changed under it (try %d)", _kind(inbound),

@@ -18,6 +18,7 @@ class Inbound:
     content: str  # text content, or the event key for CLICK events
     event: str  # lower-case event name for events, "" otherwise
     raw: dict
+    signed: str = ""  # "timestamp:nonce" of the signed request that brought it; one message may use it
 
     @property
     def dedupe_key(self) -> str:
@@ -52,7 +53,7 @@ def _scan_to_subscribe(data: dict) -> dict:
     return data
 
 
-def inbound_from(fields: dict) -> Inbound:
+def inbound_from(fields: dict, signed: str = "") -> Inbound:
     """Extract and check the fields of a message's parsed <xml> element; ValueError if unusable.
 
     The fields come straight from the XML (webhook: wechat_xml.parse_fields), so each is checked for type
@@ -74,4 +75,4 @@ def inbound_from(fields: dict) -> Inbound:
         raise ValueError("CreateTime or MsgId out of range")
     content = _field(data, "Content") if msg_type == "text" else _field(data, "EventKey")
     return Inbound(openid=openid, account=account, create_time=create_time, msg_type=msg_type,
-                   msg_id=msg_id, content=content, event=event, raw=data)
+                   msg_id=msg_id, content=content, event=event, raw=data, signed=signed[:200])

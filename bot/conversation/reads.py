@@ -14,7 +14,7 @@ from scheduler.lectures import lectures_text
 from bot.conversation.facts import AttemptFacts, Best, Facts, FollowerFacts, ItemFacts, Missing, RateWindow, Rank
 from bot.conversation.message import Inbound
 from bot.quiz import bank_pool
-from bot.quiz.rules import ENDED, STANDING, StandingKey
+from bot.quiz.rules import ENDED, SIMULATOR_PREFIX, STANDING, StandingKey
 from bot.storage import counters
 from bot.storage.driver_sql import DriverConnection, Statement
 
@@ -62,13 +62,15 @@ def _ahead_sql() -> str:
 
 @functools.lru_cache(maxsize=8)
 def _rank_statement(testers: int) -> Statement:
-    """Players ahead and players in all, without the `testers` test accounts (:tester_0, :tester_1, ...)."""
-    ahead = f"(SELECT count(*) FROM attempts WHERE {_ahead_sql()})"
-    players = "(SELECT count(*) FROM attempts WHERE best = :yes)"
+    """Players ahead and players in all, without test accounts (rules.is_test_account): the `testers`
+    listed (:tester_0, :tester_1, ...) and simulator users (:sim_prefix)."""
+    test = f"substr(openid, 1, {len(SIMULATOR_PREFIX)}) = :sim_prefix"
     if testers:
-        listed = "openid IN (" + ", ".join(f":tester_{i}" for i in range(testers)) + ")"
-        ahead += f" - (SELECT count(*) FROM attempts WHERE {listed} AND {_ahead_sql()})"
-        players += f" - (SELECT count(*) FROM attempts WHERE {listed} AND best = :yes)"
+        test = "(openid IN (" + ", ".join(f":tester_{i}" for i in range(testers)) + f") OR {test})"
+    ahead = f"(SELECT count(*) FROM attempts WHERE {_ahead_sql()})"
+    ahead += f" - (SELECT count(*) FROM attempts WHERE {test} AND {_ahead_sql()})"
+    players = "(SELECT count(*) FROM attempts WHERE best = :yes)"
+    players += f" - (SELECT count(*) FROM attempts WHERE {test} AND best = :yes)"
     return Statement(f"SELECT {ahead}, {players}")
 
 
@@ -120,7 +122,7 @@ def _read(conn: DriverConnection, runtime, inbound: Inbound, facts: Facts, fact:
         testers = runtime.config.quiz.testers
         params = {"yes": True, "score": key.score, "duration_seconds": key.duration_seconds,
                   "finished_at": conn.stored_time(key.finished_at), "id": key.id,
-                  **{f"tester_{i}": t for i, t in enumerate(testers)}}
+                  "sim_prefix": SIMULATOR_PREFIX, **{f"tester_{i}": t for i, t in enumerate(testers)}}
         ahead, players = conn.rows(_rank_statement(len(testers)), params)[0]
         facts.loaded[("rank", key)] = Rank(ahead=int(ahead), players=int(players))
     elif fact == "seen":

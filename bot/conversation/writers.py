@@ -10,7 +10,7 @@ import datetime as dt
 from bot.config import Config
 from bot.conversation import ratelimit
 from bot.conversation.changes import ClaimMessage, CountMessage, SetState, SetSubscription, TouchFollower
-from bot.storage import counters
+from bot.storage import counters, signed_requests
 from bot.storage.driver_sql import DriverConnection, Statement
 
 
@@ -32,9 +32,15 @@ _SET_STATE = Statement("""
 
 
 def claim_message(conn: DriverConnection, change: ClaimMessage, *, now: dt.datetime, config: Config) -> None:
-    """Store the reply under the message's key; a copy committed first makes this fail on the unique key."""
+    """Store the reply under the message's key; a copy committed first makes this fail on the unique key.
+
+    The signed request that brought the message is taken with it: Replayed if it brought another message.
+    """
     conn.write(_CLAIM, {"key": change.key, "openid": change.openid, "msg_type": change.msg_type,
                           "create_time": change.create_time, "now": conn.stored_time(now), "reply": change.reply})
+    if change.signed:
+        signed_requests.take(conn, signed=change.signed, message_key=change.key, now=now,
+                             window_seconds=config.wechat.timestamp_window_seconds)
 
 
 def count_message(conn: DriverConnection, change: CountMessage, *, now: dt.datetime, config: Config) -> None:

@@ -47,9 +47,19 @@ def ranks_above(a: StandingKey, b: StandingKey) -> bool:
     return a.sort_key() < b.sort_key()
 
 
+# Users added in the web simulator's chat window; no WeChat openid has this prefix.
+SIMULATOR_PREFIX = "sim-"
+
+
+def is_test_account(openid: str, testers: tuple[str, ...]) -> bool:
+    """A test account: one of quiz.testers, or a simulator user. It may play any time, without limits,
+    and is left out of ranks, standings, results and draws (bot.quiz.standings.real_players in SQL)."""
+    return openid in testers or openid.startswith(SIMULATOR_PREFIX)
+
+
 def players_seen_by(openid: str, players: int, testers: tuple[str, ...]) -> int:
-    """The player count a player is told: the real players, and a tester among them."""
-    return players + (1 if openid in testers else 0)
+    """The player count a player is told: the real players, and a test account among them."""
+    return players + (1 if is_test_account(openid, testers) else 0)
 
 
 def question_of(snapshot: dict) -> Question:
@@ -96,7 +106,7 @@ def duration_seconds(started_at: dt.datetime, at: dt.datetime) -> int:
 def window_closed(config: Config, openid: str, local_now: dt.datetime) -> bool:
     """Say whether the quiz is closed to this follower now (testers may play any time)."""
     activity = config.activity
-    return openid not in config.quiz.testers and not activity.start <= local_now <= activity.end
+    return not is_test_account(openid, config.quiz.testers) and not activity.start <= local_now <= activity.end
 
 
 def window_text(config: Config, local_now: dt.datetime) -> str:
@@ -112,7 +122,7 @@ def window_text(config: Config, local_now: dt.datetime) -> str:
 def may_start(config: Config, openid: str, total: int, today: int) -> bool:
     """Say whether a player who used `total` attempts, `today` of them today, may start another."""
     quiz = config.quiz
-    return openid in quiz.testers or (total < quiz.max_attempts and today < quiz.max_attempts_per_day)
+    return is_test_account(openid, quiz.testers) or (total < quiz.max_attempts and today < quiz.max_attempts_per_day)
 
 
 def _next_day_text(config: Config, local_today: dt.date, *, suffix: str) -> str | None:
@@ -134,7 +144,7 @@ def limit_text(config: Config, total: int, local_today: dt.date, best_line: str)
 def attempts_left_text(config: Config, openid: str, total: int, today_count: int, local_today: dt.date) -> str:
     """Say how many attempts a player has left, given those used in all and today."""
     quiz = config.quiz
-    if openid in quiz.testers:
+    if is_test_account(openid, quiz.testers):
         return "测试账号：不限答题次数，成绩不计入结果"
     left = max(quiz.max_attempts - total, 0)
     if left == 0:

@@ -1,17 +1,22 @@
-"""Per-follower message counters for the rate limit: one kv_store row per openid and window.
+"""Counters in kv_store rows: per-follower message counts for the rate limit, and capped counts.
 
-The counter is a fixed window that opens at the follower's first message: one upsert either
+The rate counter is a fixed window that opens at the follower's first message: one upsert either
 starts a new window or adds one to the current one and returns the count, so concurrent
 workers never lose a count. The rule (how many are allowed) is bot.conversation.ratelimit's.
+
+A capped count (count_below) refuses to go past its cap in the same upsert that counts, so
+however many callers arrive at once, at most `cap` of them are counted in a window: the staff
+login reserves its attempt this way before it checks a password.
 """
 from __future__ import annotations
 
 import datetime as dt
 from typing import Callable
 
-from sqlalchemy import delete
+from sqlalchemy import Integer, Text, case, cast, delete, or_, update
 from sqlalchemy.orm import Session
 
+from bot.storage.db import upsert_insert
 from bot.storage.driver_sql import DriverConnection, Statement
 from bot.storage.models import KeyValue
 
@@ -51,3 +56,28 @@ def purge_expired_counts(*, session: Session, now: dt.datetime) -> int:
     result = session.execute(delete(KeyValue).where(KeyValue.key.startswith(KEY_PREFIX, autoescape=True),
                                                     KeyValue.expires_at <= now))
     return result.rowcount or 0
+
+
+def count_below(*, session: Session, key: str, now: dt.datetime, expires: dt.datetime, cap: int) -> int | None:
+    """Add one to a counter unless its window already holds `cap`; return the new count, or None when full.
+
+    A window that has ended starts again at one. Each count moves the window's end to `expires`:
+    a window that slides with every count, or a fixed one when every caller in it passes the same end.
+    """
+    insert = upsert_insert(session)
+    count = cast(KeyValue.value, Integer)
+    ended = KeyValue.expires_at <= now
+    stmt = insert(KeyValue).values(key=key, value="1", expires_at=expires)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[KeyValue.key],
+        set_={"value": case((ended, "1"), else_=cast(count + 1, Text)), "expires_at": stmt.excluded.expires_at},
+        where=or_(ended, count < cap),
+    ).returning(count)
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def uncount(*, session: Session, key: str, now: dt.datetime) -> None:
+    """Take one count back from a counter's current window (one that turned out not to count)."""
+    count = cast(KeyValue.value, Integer)
+    session.execute(update(KeyValue).where(KeyValue.key == key, KeyValue.expires_at > now, count > 0)
+                    .values(value=cast(count - 1, Text)).execution_options(synchronize_session=False))

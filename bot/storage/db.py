@@ -58,12 +58,15 @@ class Database:
         else:
             connect_args = {}
             if parsed.get_backend_name() == "postgresql":
-                connect_args["options"] = f"-c lock_timeout={int(lock_wait_seconds * 1000)}"
-            self.engine = create_engine(url, pool_size=5, max_overflow=10, connect_args=connect_args)
+                connect_args = postgres_connect_args(lock_wait_seconds)
+            # A worker waits for a free pooled connection no longer than for a lock.
+            self.engine = create_engine(url, pool_size=5, max_overflow=10, pool_timeout=lock_wait_seconds,
+                                        connect_args=connect_args)
             _ping_idle_connections(self.engine)
+            _long_reads(self.engine)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
         # Readers (exports, pages) must not take SQLite's write lock for the length of a long query.
-        self.ReadSession = sessionmaker(self.engine.execution_options(sqlite_begin="DEFERRED"),
+        self.ReadSession = sessionmaker(self.engine.execution_options(sqlite_begin="DEFERRED", long_reads=True),
                                         expire_on_commit=False)
 
     @contextmanager
@@ -134,6 +137,37 @@ class Database:
         if handle is not None and not getattr(self._held, "depth", 0):
             handle.close()
             self._held = threading.local()
+
+
+# A console page or an export may read for longer than a follower's turn may take.
+READER_STATEMENT_TIMEOUT_SECONDS = 120
+
+
+def postgres_connect_args(lock_wait_seconds: float) -> dict:
+    """Bound every wait on PostgreSQL, so that a follower gets the busy reply within WeChat's 5 seconds.
+
+    - connect_timeout: a server that accepts the connection and never answers (libpq's minimum is 2 s);
+    - lock_timeout: a row or table lock held by another transaction;
+    - statement_timeout: a statement the server works on for too long (a turn's take milliseconds;
+      readers raise theirs, _long_reads);
+    - keepalives and tcp_user_timeout: a server or network that goes away under an open connection.
+    """
+    wait_ms = int(lock_wait_seconds * 1000)
+    return {
+        "connect_timeout": max(2, int(lock_wait_seconds + 0.999)),
+        "options": f"-c lock_timeout={wait_ms} -c statement_timeout={wait_ms + 1000}",
+        "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2,
+        "tcp_user_timeout": wait_ms + 1000,
+    }
+
+
+def _long_reads(engine: Engine) -> None:
+    """Give read sessions (pages, exports) READER_STATEMENT_TIMEOUT_SECONDS instead of a turn's bound."""
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        if conn.get_execution_options().get("long_reads"):
+            conn.exec_driver_sql(f"SET LOCAL statement_timeout = '{READER_STATEMENT_TIMEOUT_SECONDS}s'")
 
 
 # A pooled connection unused for longer than this is pinged before use (a database restart

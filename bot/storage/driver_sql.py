@@ -203,8 +203,17 @@ def _trace(sql: str) -> None:
 
 @contextmanager
 def driver_connection(db) -> Iterator[DriverConnection]:
-    """Check a connection out of the pool, in autocommit mode, and return it afterwards as it was."""
-    raw = db.engine.raw_connection()
+    """Check a connection out of the pool, in autocommit mode, and return it afterwards as it was.
+
+    A failed connect comes back as SQLAlchemy's error type (OperationalError for a server that is down
+    or never answers), as a session's would: Engine.raw_connection leaves the driver's own.
+    """
+    dialect = db.engine.dialect
+    try:
+        raw = db.engine.raw_connection()
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance("connect", None, exc, dialect.loaded_dbapi.Error, hide_parameters=True,
+                                  connection_invalidated=True, dialect=dialect) from exc
     driver = raw.driver_connection
     try:
         if not db.is_sqlite:

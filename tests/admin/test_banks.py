@@ -7,6 +7,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.storage.models import Bank, QuestionRow
+from questions.limits import MB
+from tests.questions.test_limits import xlsx_with_long_stem
 
 HEADER = "题型,题目,选项A,选项B,选项C,选项D,答案,解析,分类\n"
 GOOD_ROWS = ("单选,世界知识产权日是哪一天？,4月26日,3月15日,5月4日,10月1日,{answer},2001年起设立。,综合\n"
@@ -85,3 +87,28 @@ def test_banks_list_search_and_active_bank(staff, token):
     by_type = staff.get("/admin/banks/spare?type=多选").get_data(as_text=True)
     assert "下列属于知识产权的有？" in by_type and "共 1 题符合条件" in by_type
     assert staff.get("/admin/banks/nosuch").status_code == 404
+
+
+def test_upload_of_a_decompression_bomb_is_refused_in_chinese_and_nothing_is_imported(staff, token, runtime,
+                                                                                      tmp_path):
+    bomb = xlsx_with_long_stem(tmp_path / "bomb.xlsx", 64 * MB).read_bytes()
+    response = upload(staff, token, bomb, name="题库文件.xlsx")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert ("错误  题库文件.xlsx  解压后的内容有 64.1 MB，超过上限 50 MB，不像是正常的题库文件；"
+            "请在 Excel 中删去多余的行和列（包括只设置了格式的空行），另存为新的 .xlsx 后再导入") in text
+    assert "检查未通过：1 个错误" in text and 'name="token"' not in text
+    with runtime.db.reader() as session:
+        assert session.scalars(select(Bank)).first() is None
+
+
+def test_upload_of_a_question_with_nine_options_is_a_report_not_a_500(staff, token, runtime):
+    block = "\n".join(f"{letter}. 选项{letter}" for letter in "ABCDEFGH") + "\nＡ．多余"
+    data = f'题目,选项,答案\n下列哪项正确？,"{block}",A\n'.encode("utf-8")
+    response = upload(staff, token, data)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "错误  第2行  这道题有 9 个选项，最多支持 8 个（A–H）；微信里只能用字母 A–H 作答，请删去多余的选项" in text
+    assert 'name="token"' not in text
+    with runtime.db.reader() as session:
+        assert session.scalars(select(Bank)).first() is None

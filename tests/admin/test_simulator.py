@@ -70,3 +70,60 @@ def test_the_window_never_speaks_for_a_real_follower(app, staff, runtime, wechat
     token = csrf_from(visitor, "/simulator/")
     for openid in ("sim-user-2", "sim-visitor"):
         assert "回复以下关键词" in say(visitor, token, openid=openid, kind="text", content="帮助").get_json()["content"]
+
+
+DEMO = {"admin": {"password": PASSWORD}, "wechat": {"standin": True}, "quiz": {"testers": ["sim-user-1"]}}
+
+
+@pytest.mark.parametrize("config_overrides", [DEMO])
+def test_a_simulator_user_who_scores_full_marks_is_never_a_result(app, client, staff, runtime, wechat, players):
+    """Issue 16 item 11: a sim- user who plays to 100 and registers is left out as a test account is."""
+    import io
+
+    from openpyxl import load_workbook
+
+    from tests.bot.test_quiz_flow import TICKS, play
+
+    token = csrf_from(client, "/simulator/")
+    start = say(client, token, openid="sim-winner", kind="text", content="答题").get_json()["content"]
+    assert "测试账号的成绩不参与评奖" in start
+    play(wechat, runtime, "sim-winner", correct=5)
+    wechat.text("sim-winner", "王冒领 13700137000", create_time=next(TICKS))
+    rank = wechat.text("p-alice", "排名", create_time=next(TICKS)).content
+    assert "排名第1名（共3人）" in rank  # alice, bob, carol: not sim-winner
+
+    results = staff.get("/admin/results/").get_data(as_text=True)
+    assert "王*" not in results and "137****7000" not in results and "sim-wi" not in results
+    staff_token = csrf_from(staff, "/admin/")
+    form = {"csrf_token": staff_token, "rule": "top", "tiers": "一等奖:5", "require_contact": "on"}
+    drawn = staff.post("/admin/results/draw", data=form).get_data(as_text=True)
+    assert "中奖名单（2 / 5 人）" in drawn and "137****7000" not in drawn
+    book = load_workbook(io.BytesIO(staff.post("/admin/results/winners.xlsx", data=form).data), read_only=True)
+    cells = {str(v) for sheet in book.worksheets for row in sheet.iter_rows(values_only=True) for v in row}
+    assert "王冒领" not in cells and "13700137000" not in cells and "sim-winner" not in cells
+    dashboard = staff.get("/admin/").get_data(as_text=True)
+    assert "sim-winner" not in dashboard
+
+
+@pytest.mark.parametrize("config_overrides", [DEMO])
+def test_new_simulator_users_are_throttled_per_address(app, runtime):
+    from bot.console.simulator import NEW_USERS_PER_HOUR
+
+    visitor = app.test_client()
+    token = csrf_from(visitor, "/simulator/")
+    for i in range(NEW_USERS_PER_HOUR):
+        assert say(visitor, token, openid=f"sim-bulk-{i}", kind="text", content="帮助").status_code == 200
+    refused = say(visitor, token, openid="sim-bulk-extra", kind="text", content="帮助")
+    assert refused.status_code == 429
+    assert refused.get_json()["error"] == (f"同一地址每小时最多新建 {NEW_USERS_PER_HOUR} 个模拟用户。"
+                                           "请继续用已有的模拟用户，或一小时后再试。")
+    # Users already made, and the configured test users, still speak; another address may add its own.
+    assert say(visitor, token, openid="sim-bulk-0", kind="text", content="帮助").status_code == 200
+    assert say(visitor, token, openid="sim-user-1", kind="text", content="帮助").status_code == 200
+    other = app.test_client()
+    other_token = csrf_from(other, "/simulator/")
+    assert other.post("/simulator/send", json={"openid": "sim-elsewhere", "kind": "text", "content": "帮助"},
+                      headers={"X-CSRF-Token": other_token},
+                      environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code == 200
+    runtime.clock.advance(hours=1)
+    assert say(visitor, token, openid="sim-bulk-extra", kind="text", content="帮助").status_code == 200

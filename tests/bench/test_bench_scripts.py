@@ -64,3 +64,18 @@ def test_the_target_line_names_what_missed():
                            "1 wrong score(s) (the target is set at 64 connections)")
     postgres = target_line(db="postgresql", ratio=0.6, p99_ms=300.0, mixed=None, errors=0, wrong=0, concurrency=64)
     assert "x persisting floor" in postgres and postgres.endswith(": met")
+
+
+def test_the_attack_drill_refuses_every_attack_of_issue_16():
+    code, out = run_script("attacks.py")
+    assert code == 0, out
+    lines = out.splitlines()
+    assert not [line for line in lines if line.startswith("FAIL")], out
+    for attack in ("replay: a query string signed five days ago", "safe mode: a plaintext POST",
+                   "a database that accepts and never answers", "16 addresses x 5 wrong passwords",
+                   "15 wrong passwords at once", "a session cookie copied before logout",
+                   "with one 512 MiB shared string", "200 slow clients", "30 new simulator users",
+                   "a simulator user with full marks", "every log line of the servers"):
+        assert any(line.startswith("PASS  " + attack) or (line.startswith("PASS") and attack in line)
+                   for line in lines), attack
+    assert lines[-1] == "PASS"

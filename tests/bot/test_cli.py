@@ -169,3 +169,46 @@ def test_a_port_out_of_range_is_refused_before_anything_starts(config_file, comm
     assert result.returncode == 2
     assert "--port" in result.stderr and "1<=x<=65535" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _held_connections(port: int, count: int) -> list[socket.socket]:
+    """Slow clients: each opens a connection and sends the start of a request it never finishes."""
+    held = []
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(b"POST /wechat HTTP/1.1\r\nHost: bot\r\nContent-Length: 100000\r\n\r\n<xml>")
+        held.append(s)
+    return held
+
+
+def test_serve_keeps_answering_followers_while_200_slow_clients_hold_connections(config_file, tmp_path):
+    """Issue 16 item 10: with 200 connections held open, every follower message is still answered."""
+    from bot.wechat.simulator import WeChatSimulator, http_poster
+
+    assert run_bot(config_file, "init-db").returncode == 0
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("BOT_CONFIG", None)
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "--config", str(config_file), "serve", "--port", str(port),
+                             "--no-scheduler"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    held: list[socket.socket] = []
+    try:
+        assert "机器人已启动" in proc.stdout.readline().decode("utf-8")
+        held = _held_connections(port, 200)
+        wechat = WeChatSimulator(token="spamtest", post=http_poster(f"http://127.0.0.1:{port}/wechat", timeout=5))
+        answered = [wechat.text(f"follower-{i}", "帮助") for i in range(8)]
+        assert [r.status for r in answered] == [200] * 8
+        assert all("回复以下关键词" in r.content for r in answered)
+        for s in held:  # the slow clients are still being held, not dropped to make room
+            s.sendall(b"<")
+    finally:
+        for s in held:
+            s.close()
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

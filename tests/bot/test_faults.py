@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from waitress.server import create_server
@@ -26,13 +27,14 @@ from bot.storage.db import Database, LockWaitTimeout
 from bot.conversation.engine import BUSY_TEXT
 from bot.storage.models import Attempt, AttemptItem, InboundMessage, PushLog
 from bot.runtime import Runtime
-from bot.wechat.simulator import WeChatSimulator
+from bot.wechat.simulator import WeChatSimulator, http_poster
 from tests.bot.test_cli import run_bot
 from tests.conftest import IN_WEEK, PG_URL, Clock, flask_poster, load_bank, make_config, reset_postgres
 from tests.scheduler.conftest import config_data, local_now, write_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK_WAIT_SECONDS = 0.3
+WECHAT_GIVES_UP_SECONDS = 5  # WeChat's servers wait this long for a passive reply, then retry
 ANSWER_TIME = 2_100_000_000  # CreateTime of the answers: later than the start of any attempt here
 
 
@@ -190,6 +192,7 @@ class Outage:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.open = True
+        self.hung = False  # accept and never answer, as a server stuck in its startup does
         self.sockets: list[socket.socket] = []
         self.lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -202,6 +205,10 @@ class Outage:
                 return
             if not self.open:
                 client.close()
+                continue
+            if self.hung:
+                with self.lock:
+                    self.sockets.append(client)  # held open, never read from or answered
                 continue
             upstream = socket.create_connection(self.target)
             with self.lock:
@@ -233,8 +240,13 @@ class Outage:
                     pass
             self.sockets.clear()
 
+    def hang(self) -> None:
+        """Drop every open connection, then accept new ones and never answer them."""
+        self.cut()
+        self.open, self.hung = True, True
+
     def restore(self) -> None:
-        self.open = True
+        self.open, self.hung = True, False
 
     def close(self) -> None:
         self.cut()
@@ -273,6 +285,58 @@ def test_database_outage_mid_quiz_then_the_next_message_works():
     finally:
         db.dispose()
         outage.close()
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs TEST_DATABASE_URL (PostgreSQL)")
+def test_a_database_that_accepts_and_never_answers_gets_busy_and_503_within_wechats_5_seconds():
+    """Issue 16 item 4: connect, statement and pool waits are bounded below WeChat's 5 seconds.
+
+    The webhook is served over real HTTP and asked as WeChat asks: a client that gives up after 5 s.
+    """
+    real = make_url(PG_URL)
+    reset = Database(PG_URL)
+    reset_postgres(reset)
+    load_bank(reset)
+    reset.dispose()
+    outage = Outage(real.host or "127.0.0.1", real.port or 5432)
+    url = real.set(host="127.0.0.1", port=outage.port).render_as_string(hide_password=False)
+    db = Database(url)
+    runtime = Runtime(make_config({}, url), db, clock=Clock(IN_WEEK))
+    server = create_server(create_app(runtime=runtime), host="127.0.0.1", port=0, threads=4)
+    threading.Thread(target=server.run, daemon=True).start()
+    base = f"http://127.0.0.1:{server.effective_port}"
+    wechat = WeChatSimulator(token="spamtest", post=http_poster(base + "/wechat", timeout=WECHAT_GIVES_UP_SECONDS))
+    try:
+        assert "第1/5题" in wechat.text("f5", "答题").content
+        answer = current_answer(runtime, "f5")
+        outage.hang()
+        for _ in range(3):  # the pool's connections were cut: each message meets a fresh connect that hangs
+            busy = wechat.text("f5", answer, create_time=ANSWER_TIME, msg_id=801)
+            assert (busy.status, busy.content) == (200, BUSY_TEXT)
+        health = requests.get(base + "/healthz", timeout=WECHAT_GIVES_UP_SECONDS)
+        assert health.status_code == 503 and health.json()["database"] == "unavailable"
+
+        outage.restore()
+        assert requests.get(base + "/healthz", timeout=WECHAT_GIVES_UP_SECONDS).status_code == 200
+        assert stored(runtime, 801) == 0  # the busy replies stored nothing
+        answered = wechat.text("f5", answer, create_time=ANSWER_TIME, msg_id=801)
+        assert "第2/5题" in answered.content and stored(runtime, 801) == 1
+    finally:
+        server.close()
+        db.dispose()
+        outage.close()
+
+
+def test_postgres_waits_are_all_bounded_by_the_lock_wait():
+    from bot.storage.db import postgres_connect_args
+
+    args = postgres_connect_args(3.0)
+    assert args["connect_timeout"] == 3
+    assert "-c lock_timeout=3000" in args["options"] and "-c statement_timeout=4000" in args["options"]
+    assert postgres_connect_args(0.5)["connect_timeout"] == 2  # libpq's least
+    db = Database("postgresql+psycopg://u@127.0.0.1:1/x", lock_wait_seconds=3.0)
+    assert db.engine.pool.timeout() == 3.0
+    db.dispose()
 
 
 def _bad_gateway(environ, start_response):

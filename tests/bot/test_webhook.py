@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -29,7 +31,10 @@ def count(runtime, model) -> int:
         return session.scalar(select(func.count()).select_from(model))
 
 
-def signed_query(token="spamtest", timestamp="1700000000", nonce="42"):
+def signed_query(token="spamtest", timestamp=None, nonce=None):
+    """A query string signed now, with a nonce of its own (a used pair is refused for another message)."""
+    timestamp = timestamp or str(int(time.time()))
+    nonce = nonce or str(random.randrange(10**12))
     return {"signature": sign(token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
 
 
@@ -224,9 +229,10 @@ def test_unknown_message_type_gets_a_reply_not_an_error(wechat):
 class TestSafeMode:
     @pytest.fixture
     def config_overrides(self):
-        return {"wechat": {"encoding_aes_key": AES_KEY}}
+        return {"wechat": {"encoding_aes_key": AES_KEY, "message_mode": "safe"}}
 
     def test_tencent_sample_vector_decrypts_and_gets_encrypted_reply(self, client, runtime):
+        runtime.wall_clock = lambda: int(SAMPLE_TIMESTAMP) + 10  # the sample was signed in 2014
         body = f"<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><Encrypt><![CDATA[{SAMPLE_ENCRYPT}]]></Encrypt></xml>"
         query = {"timestamp": SAMPLE_TIMESTAMP, "nonce": SAMPLE_NONCE, "encrypt_type": "aes",
                  "msg_signature": SAMPLE_MSG_SIGNATURE, "signature": "ignored-in-safe-mode"}
@@ -245,7 +251,14 @@ class TestSafeMode:
         reply = wechat.text("user-k", "12330")
         assert reply.status == 200 and "12330" in reply.content
 
+    def test_a_plaintext_post_with_only_a_signature_is_refused(self, client, runtime):
+        body = text_xml("user-plain", "帮助", 1_800_000_000, 31338).encode()
+        response = client.post("/wechat", query_string=signed_query(), data=body)
+        assert response.status_code == 403
+        assert count(runtime, InboundMessage) == 0
+
     def test_wrong_msg_signature_is_forbidden(self, client, runtime):
+        runtime.wall_clock = lambda: int(SAMPLE_TIMESTAMP)
         body = f"<xml><Encrypt><![CDATA[{SAMPLE_ENCRYPT}]]></Encrypt></xml>"
         query = {"timestamp": SAMPLE_TIMESTAMP, "nonce": SAMPLE_NONCE, "encrypt_type": "aes",
                  "msg_signature": "0" * 40}
@@ -255,8 +268,9 @@ class TestSafeMode:
     def test_garbage_ciphertext_is_400(self, client, runtime):
         encrypt = "bm90IHJlYWxseSBlbmNyeXB0ZWQ="
         body = f"<xml><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
-        query = {"timestamp": "1", "nonce": "2", "encrypt_type": "aes",
-                 "msg_signature": sign("spamtest", "1", "2", encrypt)}
+        now = str(int(time.time()))
+        query = {"timestamp": now, "nonce": "2", "encrypt_type": "aes",
+                 "msg_signature": sign("spamtest", now, "2", encrypt)}
         assert client.post("/wechat", query_string=query, data=body.encode()).status_code == 400
         assert count(runtime, InboundMessage) == 0
 
@@ -264,7 +278,7 @@ class TestSafeMode:
 class TestCompatibleMode:
     @pytest.fixture
     def config_overrides(self):
-        return {"wechat": {"encoding_aes_key": AES_KEY}}
+        return {"wechat": {"encoding_aes_key": AES_KEY, "message_mode": "compatible"}}
 
     def test_plaintext_part_is_accepted_with_plain_signature(self, client):
         # In compatible mode a message may arrive without encrypt_type; the plain signature applies.

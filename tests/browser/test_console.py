@@ -5,6 +5,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.storage.models import Attempt, AttemptItem
+from bot.wechat.simulator import WeChatSimulator, http_poster
 from tests.bot.test_quiz_flow import right
 from tests.browser.conftest import DESKTOP, PASSWORD, shoot
 
@@ -18,6 +19,7 @@ ROWS = [
     "单选,注册商标的有效期为多少年？,5年,10年,20年,50年,B,商标法第三十九条。,商标",
 ]
 PLAYER = "sim-browser-player"
+FOLLOWER = "oBrowserFollower000000000001"
 
 
 def write_bank(path, answer: str):
@@ -78,7 +80,7 @@ def test_staff_run_the_week_in_the_browser(page, server, tmp_path):
     assert "已导入题库「default」第 1 版，共 6 题" in page.inner_text("main")
     shoot(page, "03-bank-imported")
 
-    # Play a whole quiz in the simulator as a new (non-tester) follower, then leave contact details.
+    # Play a whole quiz in the simulator as a user added in the window: a test account, never a result.
     page.goto(f"{base}/simulator/")
     page.fill("#sim-new", PLAYER)
     page.click("#sim-add button")
@@ -91,17 +93,24 @@ def test_staff_run_the_week_in_the_browser(page, server, tmp_path):
     assert "共5题" in page.locator("#sim-chat .msg.bot .bubble").last.inner_text()
     for _ in range(5):
         reply = say(page, right_answer(runtime, PLAYER))
-    assert "答题结束！" in reply and "得分：50分（满分50分）" in reply
-    reply = say(page, "张三 13800138000")
-    assert reply.startswith("已登记领奖信息：张三，手机号 138****8000。")
+    assert "答题结束！" in reply and "得分：50分（满分50分）" in reply and "测试账号的成绩不参与评奖" in reply
     page.click(".menu-top:has-text('更多')")
     assert page.is_visible(".menu-sub .menu-btn:has-text('活动安排')")
     shoot(page, "04-simulator", full_page=False)
     page.click(".menu-sub .menu-btn:has-text('活动安排')")
 
+    # A follower plays for real through the webhook and leaves contact details.
+    follower = WeChatSimulator(token=runtime.config.wechat.token, post=http_poster(f"{base}/wechat"))
+    follower.event(FOLLOWER, "subscribe")
+    follower.text(FOLLOWER, "答题")
+    for _ in range(5):
+        reply = follower.text(FOLLOWER, right_answer(runtime, FOLLOWER)).content
+    assert "得分：50分（满分50分）" in reply
+    assert follower.text(FOLLOWER, "张三 13800138000").content.startswith("已登记领奖信息：张三，手机号 138****8000。")
+
     # Draw the winners, see them masked, download the workbook with full details.
     page.goto(f"{base}/admin/results/")
-    assert "张*" in page.inner_text("main")
+    assert "张*" in page.inner_text("main") and "sim-br" not in page.inner_text("main")
     page.check("input[name='rule'][value='top']")
     page.fill("input[name='tiers']", "一等奖:1")
     page.click("button:has-text('抽取中奖者')")

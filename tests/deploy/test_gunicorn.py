@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 
+import pytest
 import requests
 
 from bot.conversation.engine import BUSY_TEXT
@@ -109,3 +113,70 @@ def test_empty_bot_workers_takes_the_default_for_the_configured_database(start_w
         time.sleep(0.2)
     time.sleep(1)  # no more than that either
     assert len(worker_pids(web.proc.pid)) == expected
+
+
+class Silent:
+    """A listener that accepts connections and never answers (a database stuck in its startup)."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.held.append(self.listener.accept()[0])
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.listener.close()
+        for s in self.held:
+            s.close()
+
+
+@pytest.fixture
+def silent_database():
+    silent = Silent()
+    yield f"postgresql+psycopg://postgres@127.0.0.1:{silent.port}/ipweek"
+    silent.close()
+
+
+SIGNED = re.compile(r"(signature|timestamp|nonce)=[0-9a-f]{2,}")
+
+
+def test_a_hung_database_ends_inside_the_app_with_the_busy_reply(start_web, silent_database):
+    """Issue 16 item 3: the request ends in the app (busy reply, within WeChat's 5 s), not by gunicorn's timeout."""
+    web = start_web(silent_database)
+    reply = WeChatSimulator(token=TOKEN, post=http_poster(web.base + "/wechat", timeout=5)).text("sim-user-1", "答题")
+    assert (reply.status, reply.content) == (200, BUSY_TEXT)
+    assert requests.get(web.base + "/healthz", timeout=5).status_code == 503
+    log = web.log.read_text(errors="replace")
+    assert "WORKER TIMEOUT" not in log and not SIGNED.search(log)
+
+
+def test_a_worker_timeout_logs_no_usable_signature(start_web, silent_database):
+    """Forced: gunicorn's timeout shorter than the database wait, so the worker is killed mid-request."""
+    web = start_web(silent_database, BOT_TIMEOUT="1")
+    wechat = WeChatSimulator(token=TOKEN, post=http_poster(web.base + "/wechat", timeout=10))
+    deadline = time.monotonic() + 30
+    while "Error handling request /wechat" not in web.log.read_text(errors="replace"):
+        assert time.monotonic() < deadline, web.log.read_text(errors="replace")
+        try:
+            wechat.text("sim-user-1", "答题")
+        except requests.RequestException:
+            pass  # the worker was killed under the request
+        time.sleep(0.5)
+    log = web.log.read_text(errors="replace")
+    assert "WORKER TIMEOUT" in log and "Error handling request /wechat?" in log
+    assert "signature=…" in log and not SIGNED.search(log), log
+
+
+def test_the_redaction_leaves_the_path_and_takes_every_signing_value():
+    redact = gunicorn_conf().redact_query
+    line = "Error handling request /wechat?signature=ab12&timestamp=1796172190&nonce=0286&openid=o1&encrypt_type=aes"
+    assert redact(line) == ("Error handling request /wechat?signature=…&timestamp=…&nonce=…&openid=…"
+                            "&encrypt_type=aes")
+    assert redact("GET /wechat?msg_signature=ff&echostr=hello HTTP/1.1") == "GET /wechat?msg_signature=…&echostr=… HTTP/1.1"

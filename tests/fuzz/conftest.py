@@ -14,6 +14,7 @@ from bot.storage.models import Attempt, Follower, InboundMessage, KeyValue
 from bot.runtime import Runtime
 from tests.conftest import AES_KEY, IN_WEEK, Clock, load_bank, make_config
 
+FUZZ_NOW = 1_700_000_000.0
 STORED = (InboundMessage, Follower, Attempt, KeyValue)
 
 
@@ -41,7 +42,8 @@ def _target(tmp_path_factory, aes: str):
     db = Database(url)
     db.create_all()
     load_bank(db)
-    runtime = Runtime(config, db, clock=Clock(IN_WEEK))
+    # Requests are signed at FUZZ_NOW (test_webhook_fuzz.FRESH); each example draws its own nonce.
+    runtime = Runtime(config, db, clock=Clock(IN_WEEK), wall_clock=lambda: FUZZ_NOW)
     crypto = WeChatCrypto(config.wechat.token, aes, config.wechat.app_id) if aes else None
     return Target(runtime=runtime, client=create_app(runtime=runtime).test_client(), crypto=crypto)
 

@@ -10,6 +10,7 @@ import datetime as dt
 import io
 import itertools
 import math
+import string
 import zipfile
 from pathlib import Path
 
@@ -134,6 +135,85 @@ def test_random_csv(tmp_path, rows, delimiter, encoding, quoting):
 def test_plausible_question_text(tmp_path, lines, newline, encoding, suffix):
     data = newline.join(lines).encode(encoding, "replace")
     assert_sound(read_bank(written(tmp_path, suffix, data)))
+
+
+# Option runs: up to 30 options, lettered in every way organizers and generators write them.
+FULL_WIDTH = "".join(chr(ord(letter) + 0xFEE0) for letter in string.ascii_uppercase)
+ALPHABETS = (string.ascii_uppercase, FULL_WIDTH, string.ascii_lowercase, "IJKLMNOPQRSTUVWXYZ", "A" * 30,
+             "ABCDEFGH" * 4, "ＡＢＣＤＥＦＧＨabcdefghIJKLMN")
+option_letters = st.one_of(st.sampled_from(ALPHABETS),
+                           st.text(st.sampled_from("ABCDEFGHIJKLZＡＢＨＩａabhiz"), min_size=1, max_size=30))
+OPTION_MARKS = ("{}. ", "{}、", "{}）", "{})", "({}) ", "（{}）", "{}．", "{}：", "{}:", "○ ", "□ ", "")
+OPTION_TEXTS = ("甲", "乙", "", " ", "第九个", "x" * 200, "第 3 页", "对", "错", "A", "I. 嵌套")
+
+
+@st.composite
+def option_runs(draw) -> list[str]:
+    """Draw the lines of a run of options: one per line, several to a line, or a mix."""
+    letters = draw(option_letters)
+    mark = draw(st.sampled_from(OPTION_MARKS))
+    count = draw(st.integers(0, 30))
+    options = [mark.format(letters[i % len(letters)]) + draw(st.sampled_from(OPTION_TEXTS)) for i in range(count)]
+    per_line = draw(st.sampled_from((1, 1, 2, 4, 30)))
+    return ["  ".join(options[i:i + per_line]) for i in range(0, count, per_line)]
+
+
+answers = st.one_of(st.sampled_from(("A", "H", "I", "Z", "AB", "ＡＩ", "a", "", "对")),
+                    st.text(st.sampled_from("ABHIJZＡａ,、"), max_size=4))
+
+
+@st.composite
+def many_option_questions(draw) -> str:
+    """Draw one question with a long option run, as exam text, Aiken or GIFT."""
+    run, answer = draw(option_runs()), draw(answers)
+    style = draw(st.sampled_from(("exam", "aiken", "gift")))
+    if style == "exam":
+        return "\n".join([f"{draw(st.integers(1, 99))}. 下列哪项正确？", *run, f"答案：{answer}"])
+    if style == "aiken":
+        return "\n".join(["下列哪项正确？", *run, f"ANSWER: {answer}"])
+    marks = draw(st.lists(st.sampled_from("=~"), min_size=len(run), max_size=len(run)))
+    return "下列哪项正确？ {" + " ".join(mark + line.replace("{", "").replace("}", "") for mark, line in zip(marks, run)) + "}"
+
+
+@FUZZ
+@given(questions=st.lists(many_option_questions(), min_size=1, max_size=4), newline=newlines,
+       suffix=st.sampled_from((".txt", ".gift", ".aiken", ".md")))
+def test_long_option_runs_in_text(tmp_path, questions, newline, suffix):
+    data = (newline * 2).join(questions).replace("\n", newline).encode("utf-8")
+    assert_sound(read_bank(written(tmp_path, suffix, data)))
+
+
+@st.composite
+def many_option_tables(draw) -> list[list[str]]:
+    """Draw a sheet whose options sit in up to 30 option columns, or all in one cell."""
+    count = draw(st.integers(0, 30))
+    naming = draw(st.sampled_from(("选项{}", "{}", "{}项", "{}选项")))
+    letters = draw(st.sampled_from((string.ascii_uppercase, FULL_WIDTH, string.ascii_lowercase)))
+    numbered = draw(st.booleans())
+    columns = [naming.format(str(i + 1) if numbered else letters[i % len(letters)]) for i in range(count)]
+    header = ["题目", *columns, "选项", "答案"]
+    rows = [header]
+    for _ in range(draw(st.integers(1, 4))):
+        cells = [draw(st.sampled_from(OPTION_TEXTS)) for _ in columns]
+        block = "\n".join(draw(option_runs())) if draw(st.booleans()) else ""
+        rows.append(["下列哪项正确？", *cells, block, draw(answers)])
+    return rows
+
+
+@FUZZ
+@given(rows=many_option_tables(), as_xlsx=st.booleans())
+def test_long_option_runs_in_tables(tmp_path, rows, as_xlsx):
+    if as_xlsx:
+        workbook = Workbook()
+        for row in rows:
+            workbook.active.append(row)
+        path = tmp_path / f"bank{next(_files)}.xlsx"
+        workbook.save(path)
+    else:
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(rows)
+        path = written(tmp_path, ".csv", buffer.getvalue().encode("utf-8"))
+    assert_sound(read_bank(path))
 
 
 @pytest.mark.parametrize("name", ["missing.txt", "folder.csv"])

@@ -9,6 +9,8 @@ from openpyxl import Workbook
 
 from bot.quiz.banks import load_questions
 from bot.commands.questions import questions
+from questions.limits import MB
+from tests.questions.test_limits import xlsx_with_long_stem
 
 HEADER = ["题型", "题目", "选项A", "选项B", "选项C", "选项D", "答案", "解析"]
 GOOD = [
@@ -136,3 +138,24 @@ def test_a_bank_that_fits_the_quiz_gets_no_warning():
     quiz.draw_types = {}
     assert fit_warnings(quiz, bank) == []
     assert fit_warnings(quiz, []) == []
+
+
+def test_check_and_import_refuse_a_decompression_bomb_and_store_nothing(tmp_path, cli_state):
+    path = str(xlsx_with_long_stem(tmp_path / "题库文件.xlsx", 64 * MB))
+    refusal = ("错误  题库文件.xlsx  解压后的内容有 64.1 MB，超过上限 50 MB，不像是正常的题库文件；"
+               "请在 Excel 中删去多余的行和列（包括只设置了格式的空行），另存为新的 .xlsx 后再导入")
+    result = run(["check", path], cli_state)
+    assert result.exit_code == 1 and refusal in result.output.splitlines()
+    result = run(["import", path], cli_state)
+    assert result.exit_code == 1 and refusal in result.output.splitlines()
+    assert result.output.strip().endswith("未导入：请先改正以上 1 个错误。")
+    assert "还没有题库" in run(["list"], cli_state).output
+
+
+def test_check_of_a_question_with_nine_options_names_the_row_instead_of_a_traceback(tmp_path, offline_state):
+    block = "\n".join(f"{letter}. 选项{letter}" for letter in "ABCDEFGH") + "\nA. 多余"
+    rows = [["题目", "选项", "答案"], ["下列哪项正确？", block, "A"]]
+    result = run(["check", write_xlsx(tmp_path / "bank.xlsx", rows)], offline_state)
+    assert result.exit_code == 1
+    assert ("错误  题目!第2行  这道题有 9 个选项，最多支持 8 个（A–H）；微信里只能用字母 A–H 作答，请删去多余的选项"
+            in result.output.splitlines())

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import csv
 import io
+import string
 
+import pytest
 from openpyxl import Workbook
 
 from questions.importers import read_bank
@@ -351,3 +353,44 @@ def test_all_options_in_one_cell(tmp_path):
     assert report.ok, report.problems
     assert report.questions[0].options == ("发明", "实用新型", "商标") and report.questions[0].qtype == MULTIPLE
     assert report.questions[1].options == ("10年", "20年")
+
+
+def _too_many(count: int) -> str:
+    return f"这道题有 {count} 个选项，最多支持 8 个（A–H）；微信里只能用字母 A–H 作答，请删去多余的选项"
+
+
+NINE = ["甲", "乙", "丙", "丁", "戊", "己", "庚", "辛", "壬"]
+MANY_OPTIONS = [
+    ("exam.txt", "说明\n1. 下列哪项正确？\n" + "".join(f"{letter}. {text}\n" for letter, text in zip("ABCDEFGH", NINE))
+     + "○ 壬\n答案：A\n", "第2行", 9),
+    ("repeated.txt", "1. 下列哪项正确？\n" + "A. 选项\n" * 30 + "答案：B\n", "第1行", 30),
+    ("inline.txt", "1. 下列哪项正确？\nA. 甲  B. 乙  C. 丙  D. 丁\nＥ．戊  Ｆ．己  Ｇ．庚  Ｈ．辛\nA、壬  B、癸\n答案：A\n",
+     "第1行", 10),
+    ("moodle.aiken", "下列哪项正确？\n" + "".join(f"{letter}. 选项{letter}\n" for letter in string.ascii_uppercase)
+     + "ANSWER: K\n", "第1行", 26),
+    ("moodle.gift", "下列哪项正确？ {=" + " ~".join(f"选项{n}" for n in range(12)) + "}\n", "第1行", 12),
+    ("block.csv", "题目,选项,答案\n下列哪项正确？,\"前言\n" + "\n".join(f"{letter}. {text}" for letter, text in
+                                                              zip("ABCDEFGH", NINE)) + "\",A\n", "第2行", 9),
+]
+
+
+@pytest.mark.parametrize("name, text, place, count", MANY_OPTIONS, ids=[m[0] for m in MANY_OPTIONS])
+def test_more_than_eight_options_in_any_format_is_an_error_at_the_question(tmp_path, name, text, place, count):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    assert errors(read_bank(path)) == [(place, _too_many(count))]
+
+
+def test_more_than_eight_options_in_one_excel_cell_is_an_error_at_the_row(tmp_path):
+    block = "\n".join(f"({letter}) 选项{letter}" for letter in "ABCDEFGH") + "\n（Ａ）再来一个"
+    path = write_xlsx(tmp_path / "bank.xlsx", [["题目", "选项", "答案"], ["好题", "A.甲 B.乙", "A"], ["坏题", block, "A"]])
+    assert errors(read_bank(path)) == [("题目!第3行", _too_many(9))]
+
+
+def test_letters_after_h_in_exam_text_do_not_warn_about_the_sequence(tmp_path):
+    path = tmp_path / "exam.txt"
+    path.write_text("1. 下列哪项正确？\n" + "".join(f"{letter}. {letter}\n" for letter in "ABCDEFGH") + "A. 又一个\n答案：A\n",
+                    encoding="utf-8")
+    report = read_bank(path)
+    assert [(p.place, p.message) for p in report.problems if "字母不连续" in p.message] == []
+    assert errors(report) == [("第1行", _too_many(9))]

@@ -45,6 +45,16 @@ def test_fewer_than_two_options():
     assert messages(q(options=("4月26日",), answer=("A",))) == [("error", "选择题至少需要两个选项，现在只有 1 个")]
 
 
+def test_more_options_than_letters_is_one_error_not_a_crash():
+    for count, answer in ((9, ("A",)), (30, ("Z",)), (12, ()), (9, ("A", "I"))):
+        assert messages(q(options=[f"选项{n}" for n in range(count)], answer=answer)) == [
+            ("error", f"这道题有 {count} 个选项，最多支持 8 个（A–H）；微信里只能用字母 A–H 作答，请删去多余的选项")]
+    assert messages(q(MULTIPLE, stem="", options=["甲"] * 9, answer=("A", "B"))) == [
+        ("error", "题目为空，请填写题干"),
+        ("error", "这道题有 9 个选项，最多支持 8 个（A–H）；微信里只能用字母 A–H 作答，请删去多余的选项")]
+    assert messages(q(options=[f"选项{n}" for n in range(8)], answer=("H",))) == []
+
+
 def test_gap_in_options():
     assert ("error", "选项B为空，请填写，或把后面的选项依次前移") in messages(q(options=("甲", "", "丙")))
 
