@@ -11,12 +11,18 @@ from questions.gift import looks_like_gift, read_gift
 from questions.limits import MAX_FILE_BYTES, megabytes
 from questions.model import BankReport, Problem
 from questions.tabular import UnreadableFile, decode_text, read_csv, read_xlsx
+from questions.tencent import looks_like_tencent, read_tencent
 from questions.validators import validate
+from questions.wjx import looks_like_wjx_key, looks_like_wjx_text, read_wjx_key, read_wjx_text
+from questions.wjx_jsonl import looks_like_wjx_jsonl, read_wjx_jsonl
 
 logger = logging.getLogger(__name__)
 
-TEXT_SUFFIXES = (".txt", ".gift", ".aiken", ".text", ".md")
-SUPPORTED = "Excel（.xlsx）、CSV（.csv）或文本（.txt，含 GIFT、Aiken 格式）"
+TEXT_SUFFIXES = (".txt", ".gift", ".aiken", ".text", ".md", ".jsonl")
+SUPPORTED = "Excel（.xlsx）、CSV（.csv）、文本（.txt，含 GIFT、Aiken、问卷星、腾讯问卷格式）或问卷星 JSONL（.jsonl）"
+# Text formats told apart by content, most specific first; exam papers are the rest.
+TEXT_READERS = ((looks_like_tencent, read_tencent), (looks_like_wjx_key, read_wjx_key),
+                (looks_like_wjx_text, read_wjx_text))
 
 
 def read_bank(path: str | Path, *, default_points: int = 10) -> BankReport:
@@ -79,8 +85,14 @@ def _read_items(path: Path) -> list[Draft | Problem]:
     text = decode_text(data)
     if suffix == ".csv":
         return read_csv(path, text)
+    # Before GIFT: a JSON line such as {"title":"1+1=2"} looks like a GIFT answer in braces.
+    if suffix == ".jsonl" or (suffix not in (".gift", ".aiken") and looks_like_wjx_jsonl(text)):
+        return read_wjx_jsonl(text)
     if suffix == ".gift" or (suffix != ".aiken" and looks_like_gift(text)):
         return read_gift(text)
     if suffix == ".aiken" or looks_like_aiken(text):
         return read_aiken(text)
+    for looks_like, read in TEXT_READERS:
+        if looks_like(text):
+            return read(text)
     return read_exam_text(text)

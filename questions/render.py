@@ -14,9 +14,10 @@ HINTS = {
 }
 
 
-def render_question(question: Question, index: int, total: int) -> str:
-    """Render question `index` (1-based) of `total` as the follower sees it."""
-    lines = [f"第{index}/{total}题【{question.qtype}】", question.stem]
+def render_question(question: Question, index: int, total: int, seconds: int = 0) -> str:
+    """Render question `index` (1-based) of `total` as the follower sees it, with its time limit if any."""
+    limit = f"（限时{seconds}秒）" if seconds else ""
+    lines = [f"第{index}/{total}题【{question.qtype}】{limit}", question.stem]
     lines += [f"{LETTERS[i]}. {option}" for i, option in enumerate(question.options)]
     lines.append(f"（{HINTS[question.qtype]}）")
     return "\n".join(lines)

@@ -13,7 +13,7 @@ FILE_PLACE = "整个文件"
 
 _JUNK = re.compile(
     r"^第\s*\d+\s*页|共\s*\d+\s*页|^\d+\s*/\s*\d+$|^-\s*\d+\s*-$|问卷星|wjx\.|www\.|https?://"
-    r"|^[\W_]+$",
+    r"|^[\W_]{2,}$",  # a run of symbols; one alone may be a real option (GIFT's own example: ~ = \\)
     re.IGNORECASE,
 )
 _PLACES_SHOWN = 5
@@ -75,7 +75,9 @@ def check_question(question: Question, place: str) -> list[Problem]:
 def _check_choice(question: Question, error, warning) -> None:
     count = len(question.options)
     if count < 2:
+        # Nothing else said about the options: "answer B has no option (only A)" beside it would contradict.
         error(f"选择题至少需要两个选项，现在只有 {count} 个")
+        return
     for letter, text in zip(LETTERS, question.options):
         if not text:
             error(f"选项{letter}为空，请填写，或把后面的选项依次前移")

@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import io
 import itertools
+import json
 import math
 import string
 import zipfile
@@ -22,9 +23,11 @@ from openpyxl import Workbook
 from questions.importers import read_bank
 from questions.model import TYPES, BankReport, Question
 from questions.report import report_lines
+from questions.tencent import looks_like_tencent
+from questions.wjx import looks_like_wjx_key, looks_like_wjx_text
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-SUFFIXES = (".xlsx", ".csv", ".txt", ".gift", ".aiken", ".md", ".xls", "")
+SUFFIXES = (".xlsx", ".csv", ".txt", ".gift", ".aiken", ".md", ".jsonl", ".xls", "")
 
 _files = itertools.count()
 
@@ -131,7 +134,7 @@ def test_random_csv(tmp_path, rows, delimiter, encoding, quoting):
 
 @FUZZ
 @given(lines=plausible_lines, newline=newlines, encoding=text_encodings,
-       suffix=st.sampled_from((".txt", ".gift", ".aiken", ".md", ".csv")))
+       suffix=st.sampled_from((".txt", ".gift", ".aiken", ".md", ".csv", ".jsonl")))
 def test_plausible_question_text(tmp_path, lines, newline, encoding, suffix):
     data = newline.join(lines).encode(encoding, "replace")
     assert_sound(read_bank(written(tmp_path, suffix, data)))
@@ -220,3 +223,111 @@ def test_long_option_runs_in_tables(tmp_path, rows, as_xlsx):
 def test_missing_file_or_folder_is_a_problem_not_an_error(tmp_path, name):
     (tmp_path / "folder.csv").mkdir()
     assert_sound(read_bank(tmp_path / name))
+
+
+# The survey platforms' shapes: 问卷星 text (batch-add, survey, pasted papers), its JSONL, 腾讯问卷.
+WJX_LABELS = ("[单选题]", "[多选题]", "[判断题]", "[填空题]", "【单选题】", "[下拉框]", "[简答题]", "[排序题]", "[量表题]",
+              "[矩阵单选题]", "[多项填空题]", "[段落说明]", "[未知题]", "[", "]", "")
+WJX_ANSWERS = ("(B)", "（AC）", "(对)", "（错误）", "(正确)", "(12330)", "(12330|一二三三零)", "()", "（ ）", "(E)", "(Z)",
+               "(TRIPS)", "(也许)", "((A))", "(", ")", "")
+WJX_TAILS = ("", " (2分)", "（3分）", "(0.5分)", "(-1分)", "[5分]", "（选填）", " *", "(系统评分)", "(2分)（选填）*")
+WJX_LINES = ("4月26日", "3月15日", "对", "错", "正确", "错误", "", "   ", "=== 分页 ===", "===分页===", "解析：专利法第二条。",
+             "【解析】", "A.物权 B.专利权(正确答案) C.债权", "B.知识产权法属于民法(正确答案)", "C) 选项（正确答案）",
+             "正确答案：B", "答案：12330", "1~5", "行：", "- 沟通能力", "x" * 2000)
+
+
+@st.composite
+def wjx_questions(draw) -> str:
+    """Draw one 问卷星 question: a numbered stem with label, answer and points, then its lines."""
+    number = draw(st.sampled_from(("1. ", "2、", "3.", "第4题：", "（5）", "10.5 ", "")))
+    parts = [draw(st.sampled_from(("世界知识产权日是每年的哪一天？", "以下哪种属于知识产权？()", "期限为(B)年。", "", "x" * 500))),
+             draw(st.sampled_from(WJX_ANSWERS)), draw(st.sampled_from(WJX_LABELS)), draw(st.sampled_from(WJX_TAILS))]
+    order = draw(st.permutations(range(len(parts))))
+    header = number + "".join(parts[i] for i in (order if draw(st.booleans()) else range(len(parts))))
+    lines = draw(st.lists(st.one_of(st.sampled_from(WJX_LINES), st.text(max_size=20)), max_size=12))
+    return "\n".join([header, *lines])
+
+
+@FUZZ
+@given(questions=st.lists(wjx_questions(), max_size=6), title=st.sampled_from(("知识产权知识问卷\n\n感谢参与。", "", "1")),
+       newline=newlines, encoding=text_encodings, blank=st.sampled_from(("\n\n", "\n", "\n=== 分页 ===\n")))
+def test_wjx_text_in_every_shape(tmp_path, questions, title, newline, encoding, blank):
+    text = blank.join([title, *questions]).replace("\n", newline)
+    report = read_bank(written(tmp_path, ".txt", text.encode(encoding, "replace")))
+    assert_sound(report)
+    if looks_like_wjx_text(text) or looks_like_wjx_key(text):
+        # A choice question read without options is one message, never "0 options" beside an answer letter.
+        assert not any("现在只有 0 个" in p.message for p in report.problems)
+
+
+TENCENT_LABELS = ("[Single Choice]", "[Multiple Choice]", "[True/False]", "[Fill-in-Blank]", "[Essay]",
+                  "[Multiple Fill-in-Blank]", "[Variable Choice]", "[单选题]", "[多选题]", "[判断题]", "[填空题]", "[简答题]",
+                  "[多项填空题]", "[Rating]", "[]", "")
+TENCENT_TAGS = ("[Answer: D]", "[Answer: B, C]", "[Answer: 1.Autumn wind, 2.Great waves]", "[Answer: True]",
+                "[Answer:]", "[答案：A]", "[答案：A,B,C]", "[答案：正确]", "[答案：12330]", "[答案：1.12330]", "[正确答案：Z]",
+                "[Score: 5]", "[Score: 2, 3]", "[分数：5]", "[分值：abc]", "[Score:]", "[All]", "[Partial]", "[ByBlank]",
+                "[Manual]", "[解析：专利法第二条。]", "[Explanation: ok]", "(Question Description)", "（说明）", "[", "]")
+TENCENT_LINES = ("A. 4月26日", "B. 3月15日", "Ｃ．全角", "H. 第八个", "I. 第九个", "A.", "正确", "错误", "解析：第四十二条。",
+                 "Trees grow in clusters. ____, ____.", "", " ", "x" * 2000)
+
+
+@st.composite
+def tencent_questions(draw) -> str:
+    """Draw one 腾讯问卷 question: a stem, its labels in any order, then option lines."""
+    stem = draw(st.sampled_from(("Which day is World IP Day?", "1. 世界知识产权日是哪一天？", "(    ) Which methods", "",
+                                 "根据[2020年修正]的专利法")))
+    tags = draw(st.lists(st.sampled_from(TENCENT_TAGS), max_size=5))
+    header = stem + draw(st.sampled_from(TENCENT_LABELS)) + "".join(tags)
+    lines = draw(st.lists(st.one_of(st.sampled_from(TENCENT_LINES), st.text(max_size=20)), max_size=10))
+    return "\n".join([header, *lines])
+
+
+@FUZZ
+@given(questions=st.lists(tencent_questions(), max_size=6), newline=newlines, encoding=text_encodings,
+       blank=st.sampled_from(("\n\n", "\n")))
+def test_tencent_text_in_every_shape(tmp_path, questions, newline, encoding, blank):
+    text = blank.join(["IP Week Quiz", *questions]).replace("\n", newline)
+    report = read_bank(written(tmp_path, ".txt", text.encode(encoding, "replace")))
+    assert_sound(report)
+    if looks_like_tencent(text):
+        assert not any("现在只有 0 个" in p.message for p in report.problems)
+
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-10**30, 10**30), st.floats(), st.text(max_size=10),
+              st.sampled_from(("A", "AC", "A,C", "对", "错", "正确", "E", "1", "专利权", "<br>", "<b>x</b>", "&amp;"))),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12)
+JSONL_TYPES = ("考试单选", "考试多选", "考试判断", "考试单项填空", "考试多项填空", "考试简答", "单选", "多选", "问卷基础信息", "分页栏",
+               "段落说明", "矩阵单选", "radio", "", 3)
+
+
+@st.composite
+def jsonl_lines(draw) -> str:
+    """Draw one JSONL line: a plausible exam question with any values, any JSON at all, or a broken line."""
+    kind = draw(st.sampled_from(("question", "question", "question", "json", "broken")))
+    if kind == "json":
+        return json.dumps(draw(json_values), ensure_ascii=draw(st.booleans()))
+    record = {draw(st.sampled_from(("qtype", "q_type", "type"))): draw(st.sampled_from(JSONL_TYPES))}
+    for key in draw(st.lists(st.sampled_from(("title", "q_title", "select", "items", "correctselect", "quizscore",
+                                              "score", "answeranalysis", "isquiz", "answerlists")), max_size=7)):
+        if key in ("select", "items"):
+            record[key] = draw(st.one_of(
+                st.lists(st.one_of(st.sampled_from(("4月26日", "A. 发明", "B. 商标", "对", "错", "")), json_values,
+                                   st.fixed_dictionaries({"item_title": json_values},
+                                                         optional={"item_correct": json_values})), max_size=10),
+                json_values))
+        else:
+            record[key] = draw(json_values)
+    line = json.dumps(record, ensure_ascii=draw(st.booleans()))
+    return line[:draw(st.integers(0, len(line)))] if kind == "broken" else line
+
+
+@FUZZ
+@given(lines=st.lists(st.one_of(jsonl_lines(), st.sampled_from(("", " ", "[" * 5000, "1" * 5000, "\u2028"))),
+                     max_size=10), newline=newlines, suffix=st.sampled_from((".jsonl", ".txt")))
+def test_wjx_jsonl_with_any_values(tmp_path, lines, newline, suffix):
+    report = read_bank(written(tmp_path, suffix, newline.join(lines).encode("utf-8")))
+    assert_sound(report)
+    if suffix == ".jsonl":
+        assert not any("现在只有 0 个" in p.message for p in report.problems)

@@ -317,8 +317,8 @@ def test_gift_common_part_and_unsupported_questions_reported_by_line(tmp_path):
     report = read_bank(path)
     q1, q2, q3, q4, q5, q10 = report.questions
     assert q1 == Question(SINGLE, "发明专利权的期限是多少年？", ("20年", "10年", "15年"), ("A",),
-                          "正确，自申请日起计算。", 10, "专利")
-    assert q2.qtype == JUDGE and q2.answer == (True,) and q2.explanation == "对，2021年6月1日起。"
+                          "自申请日起计算。", 10, "专利")
+    assert q2.qtype == JUDGE and q2.answer == (True,) and q2.explanation == "2021年6月1日起。"
     assert q3.qtype == FILL and q3.answer == ("12330", "一二三三零") and q3.explanation == "拨打12330。"
     assert q4.qtype == MULTIPLE and q4.answer == ("A", "B")
     assert q5.stem == "世界知识产权日是 ____ 这一天。" and q5.answer == ("A",)
