@@ -111,6 +111,10 @@ class QuizConfig:
     draw_types: dict[str, int] = field(default_factory=dict)
     draw_categories: dict[str, int] = field(default_factory=dict)
     testers: tuple[str, ...] = ()  # openids that may play outside the window; left out of results
+    closes_at: dt.datetime | None = None  # aware, local: answering stops (default: activity.end)
+    results_at: dt.datetime | None = None  # when results are published (None: not said)
+    results_text: str = ""  # where and when, told to followers after the close (default from results_at)
+    seconds_per_question: int = 0  # 0: no limit per question; else an answer after it scores zero
 
 
 @dataclass(frozen=True)
@@ -377,7 +381,22 @@ def parse_config(data: dict[str, Any], source: str, environ: dict[str, str] | No
                                ("max_attempts", 3, False), ("max_attempts_per_day", 1, False),
                                ("pass_score", 100, True), ("default_points", 10, False)):
         ints[key] = _positive(r, r.get(q, "quiz", key, int, "正整数", default), f"quiz.{key}", zero)
+    closes_at = _local_time(r, q["closes_at"], "quiz.closes_at", tz) if "closes_at" in q else end
+    if not start < closes_at <= end:
+        raise r.fail("quiz.closes_at", "activity.start 与 activity.end 之间的本地时间（答题截止时间）",
+                     q["closes_at"])
+    results_at = _local_time(r, q["results_at"], "quiz.results_at", tz) if "results_at" in q else None
+    if results_at is not None and results_at < closes_at:
+        raise r.fail("quiz.results_at", "不早于答题截止时间（quiz.closes_at）的本地时间", q["results_at"])
+    seconds = _positive(r, r.get(q, "quiz", "seconds_per_question", int, "每题限时秒数（0 表示不限）", 0),
+                        "quiz.seconds_per_question", allow_zero=True)
+    if 0 < seconds < 10:
+        raise r.fail("quiz.seconds_per_question", "0（不限时）或至少 10 秒（读题也要时间）", seconds)
     quiz = QuizConfig(
+        closes_at=closes_at,
+        results_at=results_at,
+        results_text=r.get(q, "quiz", "results_text", str, "公布获奖名单的时间和地方", ""),
+        seconds_per_question=seconds,
         bank=r.get(q, "quiz", "bank", str, "题库名称", "default"),
         feedback=r.get(q, "quiz", "feedback", bool, "true 或 false", True),
         partial_credit=r.get(q, "quiz", "partial_credit", bool, "true 或 false", False),
@@ -491,7 +510,8 @@ declare_section("database", keys={"url", "lock_wait_seconds"})
 declare_section("activity", keys={"name", "theme", "timezone", "start", "end", "hotline", "organizer"})
 declare_section("quiz", keys={"bank", "questions_per_attempt", "time_limit_minutes", "max_attempts",
                               "max_attempts_per_day", "pass_score", "default_points", "feedback", "partial_credit",
-                              "collect_contact", "draw_types", "draw_categories", "testers"})
+                              "collect_contact", "draw_types", "draw_categories", "testers", "closes_at",
+                              "results_at", "results_text", "seconds_per_question"})
 declare_section("keywords", keys=set(ACTIONS))
 declare_section("replies", keys={"id", "words", "text", "label"}, array=True)
 declare_section("menu", keys={"name", "key", "url", "sub"}, array=True, nested="sub")

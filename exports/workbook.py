@@ -47,7 +47,7 @@ DECIMAL_FORMAT = "0.0"
 MAX_WIDTH = 60
 MAX_CELL_TEXT = 32_767  # Excel's limit; longer text makes Excel offer to repair the file
 
-STATUS_NAMES = {"finished": "完成", "expired": "超时自动交卷", "abandoned": "主动交卷"}
+STATUS_NAMES = {"finished": "完成", "expired": "超时自动交卷", "abandoned": "主动交卷", "closed": "截止时自动交卷"}
 KIND_NAMES = {"video": "视频", "article": "图文", "text": "文字"}
 
 HEADER_FONT = Font(bold=True)

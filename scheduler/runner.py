@@ -6,6 +6,7 @@ pushes no longer planned, overdue pushes are sent within the grace period or mar
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import logging
 import threading
 
@@ -19,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.storage.db import describe_db_error
 from bot.storage.models import PushLog, utcnow
+from bot.quiz.rules import closes_at_utc
 from bot.storage import signed_requests
 from bot.storage.counters import purge_expired_counts
 from bot.runtime import Runtime
@@ -66,6 +68,17 @@ def tidy() -> None:
     """Delete ended rate-limit windows (APScheduler job in the in-memory store)."""
     if _active is not None:
         _active.tidy()
+
+
+def close_quiz() -> None:
+    """End the attempts still open when answering closed (APScheduler job at quiz.closes_at)."""
+    if _active is not None:
+        _active.close_quiz()
+
+
+# Ending an attempt is the conversation engine's (one writer per change), a layer above this one:
+# it is imported by name when the job runs, as bot.config imports the sections' modules.
+CLOSING_MODULE = "bot.conversation.engine"
 
 
 def _missed_error(push: PlannedPush, grace_minutes: int) -> str:
@@ -125,6 +138,10 @@ class Runner:
                                id="lease", jobstore="local", replace_existing=True)
         self.scheduler.add_job(tidy, "interval", minutes=TIDY_MINUTES, id="tidy", jobstore="local",
                                replace_existing=True)
+        closes = closes_at_utc(self.config)
+        if closes > utcnow():
+            self.scheduler.add_job(close_quiz, "date", run_date=self.config.quiz.closes_at, id="close-quiz",
+                                   jobstore="local", replace_existing=True, misfire_grace_time=None)
         self.scheduler.resume()
         logger.info("scheduler %s started with %d planned push(es)", self.holder, len(self.plan))
         return self.lease
@@ -219,9 +236,21 @@ class Runner:
         self.scheduler.pause()
         self.stopped.set()
 
+    def close_quiz(self) -> int:
+        """End and score, at the close, the attempts still open when answering closed."""
+        try:
+            return importlib.import_module(CLOSING_MODULE).close_open_attempts(runtime=self.runtime)
+        except SQLAlchemyError as exc:
+            logger.warning("open attempts not ended at the close (tried again in %d min): %s", TIDY_MINUTES,
+                           describe_db_error(exc))
+            return 0
+
     def tidy(self) -> int:
         """Delete the rate-limit counters of ended windows, which would otherwise stay one per follower,
-        and the signed requests whose window has passed (one per message)."""
+        and the signed requests whose window has passed (one per message); after the close, end any
+        attempt still open (one the job at the close missed)."""
+        if utcnow() > closes_at_utc(self.config):
+            self.close_quiz()
         try:
             with self.runtime.db.session() as session:
                 now = utcnow()

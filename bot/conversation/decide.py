@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from questions.grading import parse_answer
-from questions.render import join_within_limit, render_question
+from questions.render import join_within_limit
 
 from bot.config import Config
 from bot.conversation import outreach, ratelimit, states
@@ -25,7 +25,7 @@ from bot.conversation.states import AWAIT_CONTACT, CONFIRM_QUIT, IDLE, IN_QUIZ
 from bot.masking import short_openid
 from bot.quiz import registration, rules
 from bot.quiz.changes import MarkBest, MoveAttempt, RecordAnswer, StartAttempt, StoreContact
-from bot.quiz.rules import ABANDONED, ACTIVE, EXPIRED, FINISHED, PrizeRule, StandingKey
+from bot.quiz.rules import ABANDONED, ACTIVE, CLOSED, EXPIRED, FINISHED, PrizeRule, StandingKey
 
 logger = logging.getLogger(__name__)
 
@@ -75,13 +75,27 @@ Handler = Callable[[Facts, Inbound, Context, str], Outcome]
 
 # -- helpers shared by handlers ----------------------------------------------------------------
 
-def _expired(facts: Facts, ctx: Context) -> bool:
-    return facts.attempt is not None and rules.idle_too_long(ctx.config, facts.attempt.last_activity_at, ctx.now)
+def _overdue(facts: Facts, ctx: Context) -> str | None:
+    """How the active attempt ended before this message: EXPIRED (idle past the time limit) or CLOSED
+    (answering closed, quiz.closes_at), whichever came first; None while it is live."""
+    attempt, config = facts.attempt, ctx.config
+    if attempt is None:
+        return None
+    openid = facts.follower.openid if facts.follower else ""
+    closed = rules.closed_for(config, openid, ctx.now)
+    if rules.idle_too_long(config, attempt.last_activity_at, ctx.now):
+        if not closed or rules.expired_at(config, attempt.last_activity_at, ctx.now) <= rules.closes_at_utc(config):
+            return EXPIRED
+    return CLOSED if closed else None
+
+
+def _overdue_text(config: Config, status: str, score: int) -> str:
+    return rules.closed_text(config, score) if status == CLOSED else rules.expiry_text(config, score)
 
 
 def _live_attempt(facts: Facts, ctx: Context):
-    """The active attempt, unless it has run out of time."""
-    return None if facts.attempt is None or _expired(facts, ctx) else facts.attempt
+    """The active attempt, unless it has run out of time or answering has closed."""
+    return None if facts.attempt is None or _overdue(facts, ctx) else facts.attempt
 
 
 def _with_reminder(facts: Facts, ctx: Context, text: str) -> str:
@@ -91,9 +105,9 @@ def _with_reminder(facts: Facts, ctx: Context, text: str) -> str:
     return rules.reminder(ctx.config, text, attempt.current_index, attempt.total_questions)
 
 
-def _current_question_text(facts: Facts) -> str:
+def _current_question_text(facts: Facts, ctx: Context) -> str:
     attempt, item = facts.attempt, facts.items[0]
-    return render_question(rules.question_of(item.snapshot), attempt.current_index + 1, attempt.total_questions)
+    return rules.question_text(ctx.config, item.snapshot, attempt.current_index, attempt.total_questions)
 
 
 @dataclass(frozen=True)
@@ -155,6 +169,9 @@ def _ending(facts: Facts, msg: Inbound, ctx: Context, *, status: str, graded: ru
     if status == EXPIRED:
         at = rules.expired_at(ctx.config, attempt.last_activity_at, ctx.now)
         last_activity, last_create_time = attempt.last_activity_at, attempt.last_answer_create_time
+    elif status == CLOSED:
+        at = rules.closes_at_utc(ctx.config)
+        last_activity, last_create_time = attempt.last_activity_at, attempt.last_answer_create_time
     else:
         at, last_activity = ctx.now, ctx.now
         last_create_time = msg.create_time if graded else attempt.last_answer_create_time
@@ -201,8 +218,8 @@ def _end_attempt(facts: Facts, msg: Inbound, ctx: Context, *, status: str, headl
                              attempts_left=_attempts_left(facts, ctx, openid), best_score=standing.key.score,
                              name=name, phone=phone, contact_prompt=registration.request_text(),
                              tester=rules.is_test_account(openid, config.quiz.testers))
-    if status == EXPIRED:
-        text = rules.expiry_text(config, ending.ended.score) + "\n\n" + text
+    if status in (EXPIRED, CLOSED):
+        text = _overdue_text(config, status, ending.ended.score) + "\n\n" + text
     if graded is not None:
         text = join_within_limit(graded.feedback, text)
     return Outcome(text, _state_after_end(facts, ctx, standing.key.score), ending.changes)
@@ -227,12 +244,13 @@ def _start(facts, msg, ctx, state) -> Outcome:
     config, openid = ctx.config, msg.openid
     prefix, changes, ended_key = "", [], None
     if facts.attempt is not None:
-        if not _expired(facts, ctx):
-            return Outcome("你正在答题中，请继续作答：\n\n" + _current_question_text(facts), IN_QUIZ)
+        overdue = _overdue(facts, ctx)
+        if overdue is None:
+            return Outcome("你正在答题中，请继续作答：\n\n" + _current_question_text(facts, ctx), IN_QUIZ)
         facts.prefetch("best")
-        expired = _ending(facts, msg, ctx, status=EXPIRED)
+        expired = _ending(facts, msg, ctx, status=overdue)
         changes.extend(expired.changes)
-        prefix = rules.expiry_text(config, expired.ended.score) + "\n\n"
+        prefix = _overdue_text(config, overdue, expired.ended.score) + "\n\n"
         ended_key = expired.key
     after = IDLE if state in (IN_QUIZ, CONFIRM_QUIT) else state
     if rules.window_closed(config, openid, ctx.local_now):
@@ -261,8 +279,9 @@ def _rank(facts, msg, ctx, state) -> Outcome:
     """Tell the follower their best score, rank and attempts left."""
     facts.prefetch("best", "used")
     changes, ended_key, after = (), None, state
-    if _expired(facts, ctx):
-        expired = _ending(facts, msg, ctx, status=EXPIRED)
+    overdue = _overdue(facts, ctx)
+    if overdue:
+        expired = _ending(facts, msg, ctx, status=overdue)
         changes, ended_key = expired.changes, expired.key
     standing = _standing(facts, ctx, msg.openid, ended_key)
     if ended_key is not None:
@@ -279,14 +298,15 @@ def _quit(facts, msg, ctx, state) -> Outcome:
     """Ask to confirm ending the attempt early; end it once confirmed."""
     if facts.attempt is None:
         return Outcome(f"你当前没有进行中的答题。回复“{ctx.config.keywords['quiz'][0]}”开始。", state)
-    if _expired(facts, ctx):
-        return _end_attempt(facts, msg, ctx, status=EXPIRED, headline="本次答题已结束。")
+    overdue = _overdue(facts, ctx)
+    if overdue:
+        return _end_attempt(facts, msg, ctx, status=overdue, headline="本次答题已结束。")
     if state == CONFIRM_QUIT:
         return _end_attempt(facts, msg, ctx, status=ABANDONED, headline="已交卷，本次答题结束。")
     attempt = facts.attempt
     text = rules.confirm_quit_text(ctx.config, attempt.current_index, attempt.total_questions,
                                    counts_toward_limit=not rules.is_test_account(msg.openid, ctx.config.quiz.testers))
-    return Outcome(text + "\n\n" + _current_question_text(facts), CONFIRM_QUIT)
+    return Outcome(text + "\n\n" + _current_question_text(facts, ctx), CONFIRM_QUIT)
 
 
 def _ask_contact(facts, msg, ctx, state) -> Outcome:
@@ -323,23 +343,34 @@ ACTIONS: dict[str, Handler] = {
 
 def _answer(facts, msg, ctx, state) -> Outcome:
     """Grade an answer to the current question once, then ask the next or show the result."""
-    if _expired(facts, ctx):
-        return _end_attempt(facts, msg, ctx, status=EXPIRED, headline="本次答题已结束。")
+    overdue = _overdue(facts, ctx)
+    if overdue:
+        return _end_attempt(facts, msg, ctx, status=overdue, headline="本次答题已结束。")
     attempt, config = facts.attempt, ctx.config
     if rules.is_double_tap(msg.create_time, attempt.last_answer_create_time):
-        return Outcome("已收到你的上一题答案，请回答当前题目：\n\n" + _current_question_text(facts), IN_QUIZ)
+        return Outcome("已收到你的上一题答案，请回答当前题目：\n\n" + _current_question_text(facts, ctx), IN_QUIZ)
     item = facts.items[0]
     question = rules.question_of(item.snapshot)
     text = msg.content if msg.msg_type == "text" else ""
     parsed = parse_answer(question, text) if text else None
+    taken = rules.over_time(config, attempt.last_activity_at, ctx.now)
+    if taken is not None and (parsed is not None or not outreach.match_reply(config, text)):
+        # Too late for this question, whatever it says: zero points, and the next question.
+        return _move_on(facts, msg, ctx, rules.late_answer(config, question, text, taken))
     if parsed is None:
         reply = outreach.match_reply(config, text) if text else None
         if reply:
             return Outcome(_with_reminder(facts, ctx, reply), IN_QUIZ)
         return Outcome(f"{rules.unrecognised_text(question, text)}这条回复不计入作答：\n\n"
-                       + _current_question_text(facts), IN_QUIZ)
+                       + _current_question_text(facts, ctx), IN_QUIZ)
     graded = rules.grade_answer(config, question, parsed, points=item.snapshot["points"],
                                 option_order=item.option_order)
+    return _move_on(facts, msg, ctx, graded)
+
+
+def _move_on(facts, msg, ctx, graded: rules.Graded) -> Outcome:
+    """Record a graded answer to the current question, then ask the next or show the result."""
+    attempt = facts.attempt
     if attempt.current_index + 1 >= attempt.total_questions:
         return _end_attempt(facts, msg, ctx, status=FINISHED, headline="答题结束！", graded=graded)
     changes = (
@@ -349,7 +380,7 @@ def _answer(facts, msg, ctx, state) -> Outcome:
                     score=attempt.score + graded.points, correct_count=attempt.correct_count + int(graded.correct),
                     last_activity_at=ctx.now, last_answer_create_time=msg.create_time, status=ACTIVE),
     )
-    reply = rules.feedback_and_next(graded, facts.items[1].snapshot, attempt.current_index + 1,
+    reply = rules.feedback_and_next(ctx.config, graded, facts.items[1].snapshot, attempt.current_index + 1,
                                     attempt.total_questions)
     return Outcome(reply, IN_QUIZ, changes)
 
@@ -359,9 +390,9 @@ def _confirm_or_continue(facts, msg, ctx, state) -> Outcome:
     text = msg.content if msg.msg_type == "text" else ""
     if outreach.normalize(text).rstrip("!！。.") in rules.CONFIRM_WORDS:
         return _quit(facts, msg, ctx, CONFIRM_QUIT)
-    if _expired(facts, ctx) or (text and parse_answer(rules.question_of(facts.items[0].snapshot), text)):
+    if _overdue(facts, ctx) or (text and parse_answer(rules.question_of(facts.items[0].snapshot), text)):
         return _answer(facts, msg, ctx, IN_QUIZ)
-    return Outcome("好的，继续答题：\n\n" + _current_question_text(facts), IN_QUIZ)
+    return Outcome("好的，继续答题：\n\n" + _current_question_text(facts, ctx), IN_QUIZ)
 
 
 def _receive_contact(facts, msg, ctx, state) -> Outcome:
@@ -483,3 +514,23 @@ def decide(facts: Facts, msg: Inbound, ctx: Context) -> Decision:
 def _claim(msg: Inbound, kind: str, reply: str) -> ClaimMessage:
     return ClaimMessage(key=msg.dedupe_key, openid=msg.openid, msg_type=kind, create_time=msg.create_time,
                         reply=reply, signed=msg.signed)
+
+
+def decide_close(facts: Facts, msg: Inbound, ctx: Context) -> Decision:
+    """End, at the close, the attempt a follower still had open when answering closed (no reply is sent).
+
+    `msg` stands for the follower (only its openid is read); the changes are _ending's, and the
+    follower's state returns to idle or to waiting for contact details, as after any ended attempt.
+    """
+    if facts.attempt is None or _overdue(facts, ctx) is None:
+        return Decision("")
+    facts.prefetch("best")
+    status = _overdue(facts, ctx)
+    ending = _ending(facts, msg, ctx, status=status)
+    best = _best_score(facts, ending.key.score)
+    changes = list(ending.changes)
+    current = facts.follower.state if facts.follower else None
+    wanted = states.stored_state(_state_after_end(facts, ctx, best), None)
+    if wanted != current:
+        changes.append(SetState(openid=msg.openid, old=current, new=wanted))
+    return Decision("", tuple(changes))

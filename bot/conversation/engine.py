@@ -36,16 +36,16 @@ from bot.config import Config, per_config
 from bot.conversation import writers as conversation_writers
 from bot.conversation.changes import (ClaimMessage, CountMessage, RecordDelivery, SetState, SetSubscription,
                                       TouchFollower)
-from bot.conversation.decide import Context, Decision, decide
+from bot.conversation.decide import Context, Decision, decide, decide_close
 from bot.conversation.facts import Facts, Missing
 from bot.conversation.message import Inbound
 from bot.conversation.reads import read_base, read_missing
 from bot.masking import short_openid
 from bot.quiz import writers as quiz_writers
 from bot.quiz.changes import MarkBest, MoveAttempt, RecordAnswer, StartAttempt, StoreContact
-from bot.quiz.rules import ACTIVE, PrizeRule
+from bot.quiz.rules import ACTIVE, PrizeRule, closes_at_utc
 from bot.storage.db import describe_db_error
-from bot.storage.driver_sql import Conflict, DriverConnection, driver_connection
+from bot.storage.driver_sql import Conflict, DriverConnection, Statement, driver_connection
 from bot.storage.signed_requests import Replayed
 
 logger = logging.getLogger(__name__)
@@ -108,10 +108,11 @@ def context(config: Config, now: dt.datetime, rng: random.Random | None = None) 
     return Context(config=config, prize=prize, plan=plan, now=now, rng=rng or _process_rng())
 
 
-def _decide(conn: DriverConnection, runtime, inbound: Inbound, facts: Facts, ctx: Context) -> Decision:
+def _decide(conn: DriverConnection, runtime, inbound: Inbound, facts: Facts, ctx: Context,
+            decider=decide) -> Decision:
     for _ in range(_MAX_FACT_READS):
         try:
-            return decide(facts, inbound, ctx)
+            return decider(facts, inbound, ctx)
         except Missing as missing:
             read_missing(conn, runtime, inbound, facts, missing, local_today=ctx.today, now=ctx.now)
     raise RuntimeError("a decision kept asking for facts")
@@ -160,6 +161,46 @@ def handle(*, runtime, inbound: Inbound, now: dt.datetime | None = None) -> Answ
     except Exception:  # noqa: BLE001 - a follower must never see an error page
         logger.exception("unexpected error handling %s", _kind(inbound))
     return BUSY
+
+
+_ACTIVE_OPENIDS = Statement("SELECT openid FROM attempts WHERE status = 'active' ORDER BY openid")
+
+
+def close_open_attempts(*, runtime, now: dt.datetime | None = None) -> int:
+    """End and score, at the close (quiz.closes_at), every attempt still open when answering closed.
+
+    Run by the scheduler at the close and again on its tidy job; a follower who writes first has
+    theirs ended by their own turn, the same way. Each attempt is read, decided (decide_close) and
+    written like a turn, so a turn racing this one is detected by the same guards and redone.
+    Returns how many attempts were ended.
+    """
+    now = now or runtime.clock()
+    config = runtime.config
+    if now <= closes_at_utc(config):
+        return 0
+    ctx = context(config, now)
+    with driver_connection(runtime.db) as conn:
+        openids = [row[0] for row in conn.rows(_ACTIVE_OPENIDS, {})]
+    ended = 0
+    for openid in openids:
+        member = Inbound(openid=openid, account="", create_time=0, msg_type="close", msg_id=0, content="",
+                         event="", raw={})
+        for _ in range(MAX_TRIES):
+            with driver_connection(runtime.db) as conn:
+                facts = read_base(conn, member)
+                decision = _decide(conn, runtime, member, facts, ctx, decide_close)
+                if not decision.changes:
+                    break
+                try:
+                    write(conn, decision, now=now, config=config)
+                except (Conflict, IntegrityError):
+                    continue
+            _log_written(decision, member)
+            ended += 1
+            break
+    if ended:
+        logger.info("answering closed: %d open attempt(s) ended and scored at the close", ended)
+    return ended
 
 
 def _log_written(decision: Decision, inbound: Inbound) -> None:

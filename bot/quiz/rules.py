@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from questions.drawing import draw, shuffle_options, to_original_letters
 from questions.grading import Parsed, grade
 from questions.model import LETTERS, SINGLE, Question
-from questions.render import HINTS, format_duration, join_within_limit, render_feedback, render_question
+from questions.render import (HINTS, correct_answer_text, format_duration, join_within_limit, render_feedback,
+                              render_question)
 
 from bot.config import Config
 from bot.dates import day
@@ -22,7 +23,8 @@ from bot.masking import mask_phone
 
 ACTIVE = "active"
 FINISHED, EXPIRED, ABANDONED = "finished", "expired", "abandoned"
-ENDED = (FINISHED, EXPIRED, ABANDONED)
+CLOSED = "closed"  # still open when answering closed (quiz.closes_at): ended and scored at the close
+ENDED = (FINISHED, EXPIRED, ABANDONED, CLOSED)
 
 # The standing order: higher score, then less time, then the earlier finish, then the lower id.
 # Standings, ranks, the console and `top` winners all order by this one definition.
@@ -104,19 +106,62 @@ def duration_seconds(started_at: dt.datetime, at: dt.datetime) -> int:
 # -- the window and attempt limits ------------------------------------------------------------
 
 def window_closed(config: Config, openid: str, local_now: dt.datetime) -> bool:
-    """Say whether the quiz is closed to this follower now (testers may play any time)."""
-    activity = config.activity
-    return not is_test_account(openid, config.quiz.testers) and not activity.start <= local_now <= activity.end
+    """Say whether the quiz is closed to this follower now: before the start or after answering closed
+    (quiz.closes_at); test accounts may play any time."""
+    return (not is_test_account(openid, config.quiz.testers)
+            and not config.activity.start <= local_now <= config.quiz.closes_at)
+
+
+def closes_at_utc(config: Config) -> dt.datetime:
+    """When answering closes, as the naive UTC the database and the clock use."""
+    return config.quiz.closes_at.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def closed_for(config: Config, openid: str, now: dt.datetime) -> bool:
+    """Say whether answering has closed for this follower at `now` (naive UTC)."""
+    return not is_test_account(openid, config.quiz.testers) and now > closes_at_utc(config)
+
+
+def results_line(config: Config) -> str:
+    """Tell followers when and where the results are published."""
+    quiz = config.quiz
+    if quiz.results_text:
+        return quiz.results_text
+    if quiz.results_at is None:
+        return "获奖名单将在本公众号公布，敬请关注。"
+    return f"获奖名单将于{day(quiz.results_at)} {quiz.results_at:%H:%M}在本公众号公布，敬请关注。"
 
 
 def window_text(config: Config, local_now: dt.datetime) -> str:
     """Tell a follower why the quiz is closed now."""
-    activity = config.activity
+    activity, closes = config.activity, config.quiz.closes_at
     if local_now < activity.start:
         return (f"{activity.name}有奖竞答将于{day(activity.start)} {activity.start:%H:%M}开始，"
                 f"届时回复“{config.keywords['quiz'][0]}”即可参加，敬请期待！")
-    return (f"本届有奖竞答已于{day(activity.end)} {activity.end:%H:%M}结束，感谢关注！"
-            "获奖名单将在本公众号公布。")
+    return f"本届有奖竞答已于{day(closes)} {closes:%H:%M}截止答题，感谢参与！{results_line(config)}"
+
+
+def closed_text(config: Config, score: int) -> str:
+    """Tell a player whose attempt was still open at the close that it was ended there."""
+    closes = config.quiz.closes_at
+    return (f"本届有奖竞答已于{day(closes)} {closes:%H:%M}截止答题，你的答题已按截止时的作答交卷，"
+            f"未答的题目记0分。本次得分：{score}分。")
+
+
+def over_time(config: Config, asked_at: dt.datetime, now: dt.datetime) -> int | None:
+    """The seconds taken by an answer that came after the question's time limit (None: in time, or no limit).
+
+    Timed by the server's clock: from when the question was sent (the previous turn, as stored) to
+    when the answer arrived, never by the message's CreateTime, which the sender's phone sets.
+    """
+    limit = config.quiz.seconds_per_question
+    taken = (now - asked_at).total_seconds()
+    return int(taken) if limit and taken > limit else None
+
+
+def question_text(config: Config, snapshot: dict, index: int, total: int) -> str:
+    """Question `index` (0-based) of `total` as the follower sees it, with the configured time limit."""
+    return render_question(question_of(snapshot), index + 1, total, config.quiz.seconds_per_question)
 
 
 def may_start(config: Config, openid: str, total: int, today: int) -> bool:
@@ -194,6 +239,14 @@ def grade_answer(config: Config, question: Question, parsed: Parsed, *, points: 
                   feedback=feedback)
 
 
+def late_answer(config: Config, question: Question, response: str, taken: int) -> Graded:
+    """An answer that came after the question's time limit: recorded as typed, zero points."""
+    limit = config.quiz.seconds_per_question
+    return Graded(response=response[:200], original_choice=None, correct=False, points=0,
+                  feedback=f"⏰ 本题限时{limit}秒，你用了{taken}秒，超时作答不得分。"
+                           f"正确答案：{correct_answer_text(question)}")
+
+
 # -- wording ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -228,12 +281,12 @@ def start_text(config: Config, prize: PrizeRule, number: int, items: list[dict],
     rules = (f"第{number}次答题开始！共{len(items)}题，满分{max_score}分；"
              f"{quiz.time_limit_minutes}分钟内不作答将自动交卷，回复“{config.keywords['quit'][0]}”可提前交卷。\n"
              f"{prize_line(prize, best_score, encourage=False, tester=tester)}")
-    return f"{rules}\n\n{render_question(question_of(items[0]['snapshot']), 1, len(items))}"
+    return f"{rules}\n\n{question_text(config, items[0]['snapshot'], 0, len(items))}"
 
 
-def feedback_and_next(graded: Graded, next_snapshot: dict, next_index: int, total: int) -> str:
+def feedback_and_next(config: Config, graded: Graded, next_snapshot: dict, next_index: int, total: int) -> str:
     """The reply to an answer that is not the last: the feedback, then question next_index (0-based)."""
-    return join_within_limit(graded.feedback, render_question(question_of(next_snapshot), next_index + 1, total))
+    return join_within_limit(graded.feedback, question_text(config, next_snapshot, next_index, total))
 
 
 def expiry_text(config: Config, score: int) -> str:

@@ -308,7 +308,7 @@ def test_window_edges_are_local_time(wechat, clock, utc, opens):
     elif utc.day == 19:
         assert reply.content.startswith("2027年知识产权宣传周有奖竞答将于4月20日 00:00开始")
     else:
-        assert reply.content.startswith("本届有奖竞答已于4月26日 23:59结束")
+        assert reply.content == "本届有奖竞答已于4月26日 23:59截止答题，感谢参与！获奖名单将在本公众号公布，敬请关注。"
 
 
 class TestTesters:
