@@ -55,10 +55,32 @@ def read_bank(path: str | Path, *, default_points: int = 10) -> BankReport:
             report.problems += pending.pop(entry, [])
     report.problems += [p for problems in pending.values() for p in problems]
     if not report.questions and not report.errors:
-        report.problems.append(Problem("error", path.name, "文件里没有找到题目，请对照 questions template 生成的模板检查格式"))
+        report.problems.append(Problem("error", path.name, nothing_found_text(path)))
     logger.info("read %s: %d questions, %d errors, %d warnings", path, len(report.questions),
                 len(report.errors), len(report.warnings))
     return report
+
+
+TRIED = ("Excel/CSV 表格（表头有“题目”和“答案”）、试卷文本（“1. 题干”“A. 选项”“答案：B”）、Aiken、GIFT、"
+         "问卷星（批量添加、问卷文本、答案卷、JSONL）、腾讯问卷")
+
+
+def nothing_found_text(path: Path) -> str:
+    """Say that no format found a question: which were tried, the first line none could read, the template."""
+    first = ""
+    try:
+        data = path.read_bytes()
+        if not data.startswith(b"PK\x03\x04"):
+            for number, line in enumerate(decode_text(data).splitlines(), 1):
+                if line.strip():
+                    shown = line.strip()
+                    shown = shown if len(shown) <= 40 else shown[:40] + "…"
+                    first = f"第{number}行「{shown}」既不是题目也不是表头。"
+                    break
+    except (OSError, UnreadableFile):
+        pass
+    return (f"文件里没有找到题目。试过这些格式：{TRIED}，都没有读出题目。{first}"
+            "请用 python -m bot questions template 模板.xlsx 生成模板，照着填写后再导入")
 
 
 def _read_items(path: Path) -> list[Draft | Problem]:

@@ -394,3 +394,14 @@ def test_letters_after_h_in_exam_text_do_not_warn_about_the_sequence(tmp_path):
     report = read_bank(path)
     assert [(p.place, p.message) for p in report.problems if "字母不连续" in p.message] == []
     assert errors(report) == [("第1行", _too_many(9))]
+
+
+def test_a_file_with_no_questions_names_the_formats_tried_the_first_line_and_the_template(tmp_path):
+    path = tmp_path / "通知.txt"
+    path.write_text("\n\n这是一份会议通知\n请各单位于周五前报送材料\n", encoding="utf-8")
+    report = read_bank(path)
+    [problem] = report.errors
+    assert problem.place == "通知.txt"
+    assert "试过这些格式：Excel/CSV 表格" in problem.message and "腾讯问卷，都没有读出题目" in problem.message
+    assert "第3行「这是一份会议通知」既不是题目也不是表头。" in problem.message
+    assert problem.message.endswith("请用 python -m bot questions template 模板.xlsx 生成模板，照着填写后再导入")
