@@ -10,6 +10,7 @@ from bot.config import ConfigError
 from bot.masking import mask_name, mask_phone
 from questions.render import format_duration
 
+from exports.fairplay import draw_exclusions
 from exports.queries import draw_candidates
 from exports.settings import export_settings
 from exports.winners import (DEFAULT_TIER, LOTTERY, RULES, Draw, RuleError, Tier, check_tiers, new_seed,
@@ -31,7 +32,7 @@ def export() -> None:
 @click.option("--tiers", help="奖项和人数，如 \"一等奖:5,二等奖:10,三等奖:20\"（默认取 export.tiers）")
 @click.option("--seed", help="抽奖的随机种子；不填则随机生成并打印，复核时用同一种子")
 @click.option("--exclude", "exclude_file", type=click.Path(dir_okay=False),
-              help="排除名单文件：每行一个 openid（另加 export.exclude_openids 和 quiz.testers）")
+              help="排除名单文件：每行一个 openid（另加 export.exclude_openids、quiz.testers 和待审核的异常玩家）")
 @click.option("--require-contact/--no-require-contact", default=None,
               help="只在留有姓名和手机号的玩家中评奖（默认取 export.require_contact 或 是）")
 @click.pass_obj
@@ -45,13 +46,14 @@ def winners(state, out: str, rule: str | None, count: int | None, tiers: str | N
         if rule not in RULES:
             raise RuleError(f"--rule: 应为 top（按成绩排名）或 lottery（合格者中抽奖），当前为 {rule!r}")
         chosen_tiers = _tiers(count, tiers, settings.tiers)
-        exclude = set(settings.exclude_openids) | set(state.config.quiz.testers) | _read_exclude(exclude_file)
+        extra = _read_exclude(exclude_file)
         if rule == LOTTERY and not seed:
             seed = new_seed()
         with state.db.reader() as session:
+            exclude = draw_exclusions(session, state.config, settings.exclude_openids, extra)
             draw = select_winners(draw_candidates(session, pass_score=state.config.quiz.pass_score), rule=rule,
                                   tiers=chosen_tiers, seed=seed or "", pass_score=state.config.quiz.pass_score,
-                                  exclude=frozenset(exclude),
+                                  exclude=exclude,
                                   require_contact=settings.require_contact if require_contact is None
                                   else require_contact)
             result = write_workbook(path=path, session=session, config=state.config, draw=draw)
@@ -59,7 +61,7 @@ def winners(state, out: str, rule: str | None, count: int | None, tiers: str | N
         raise click.ClickException(str(exc)) from None
     if seed and rule != LOTTERY:
         click.echo("注意：排名规则（top）不使用随机种子，已忽略 --seed。")
-    early = not_final_warning(state.config.activity.end, state.runtime.clock())
+    early = not_final_warning(state.config.quiz.closes_at, state.runtime.clock())
     if early:
         click.echo(f"注意：{early}")
     _echo_draw(draw)

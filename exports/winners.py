@@ -178,8 +178,8 @@ def _assign(chosen: list[Player], tiers: tuple[Tier, ...]) -> list[Winner]:
     return [Winner(tier=name, rank=i, player=p) for i, (name, p) in enumerate(zip(names, chosen), 1)]
 
 
-def not_final_warning(activity_end: dt.datetime, now_utc: dt.datetime) -> str | None:
-    """Warn that a draw made before the quiz ends is not final (the CLI and the console say the same)."""
-    if now_utc.replace(tzinfo=dt.timezone.utc) >= activity_end:
+def not_final_warning(closes_at: dt.datetime, now_utc: dt.datetime) -> str | None:
+    """Warn that a draw made before answering closes is not final (the CLI and the console say the same)."""
+    if now_utc.replace(tzinfo=dt.timezone.utc) >= closes_at:
         return None
-    return f"竞答到 {activity_end:%Y-%m-%d %H:%M} 才结束，现在抽出的名单不是最终结果；活动结束后请重新导出。"
+    return f"竞答到 {closes_at:%Y-%m-%d %H:%M} 才截止，现在抽出的名单不是最终结果；截止后请重新导出。"

@@ -25,6 +25,7 @@ from bot.masking import mask_name, mask_phone
 from bot.storage.models import utcnow
 from scheduler.timing import STATUS_LABELS
 
+from exports.fairplay import review
 from exports.queries import Overview, PlayerResult, QuestionStat, overview, push_rows, question_stats, stream_players
 from exports.winners import LOTTERY, Draw, Winner
 
@@ -37,8 +38,9 @@ PLAYERS = "参与者成绩"
 QUESTIONS = "题目统计"
 PUSHES = "推送记录"
 OVERVIEW = "活动概况"
+REVIEW = "异常核查"
 DRAW_SHEETS = (WINNERS, PUBLIC, RULES_SHEET)
-RESULT_SHEETS = (PLAYERS, QUESTIONS, PUSHES, OVERVIEW)
+RESULT_SHEETS = (PLAYERS, REVIEW, QUESTIONS, PUSHES, OVERVIEW)
 
 DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
 DURATION_FORMAT = "[h]:mm:ss"
@@ -102,6 +104,7 @@ def write_workbook(*, path: Path, session: Session, config: Config, draw: Draw |
         _public_sheet(workbook, draw, tz)
         _rules_sheet(workbook, draw, config, tz, exported_at)
     players = _players_sheet(workbook, stream_players(session, exclude=exclude), config.quiz.pass_score, tz)
+    _review_sheet(workbook, review(session, config), tz)
     stats = question_stats(session, exclude=exclude)
     _questions_sheet(workbook, stats)
     pushes = push_rows(session)
@@ -312,6 +315,23 @@ def _players_sheet(workbook: Workbook, players: Iterable[PlayerResult], pass_sco
                       STATUS_NAMES.get(p.status, p.status), "是" if p.score >= pass_score else "否", p.openid])
     sheet.close()
     return sheet.count
+
+
+REVIEW_COLUMNS = [Column("openid", width=34), Column("姓名", width=10), Column("手机号", width=14),
+                  Column("原因", width=20), Column("依据", width=60), Column("审核结果", width=12),
+                  Column("经办人", width=10), Column("放行时间", "datetime", 21), Column("放行说明", width=40)]
+
+
+def _review_sheet(workbook: Workbook, flagged, tz: ZoneInfo) -> None:
+    """Players flagged by the fair-play rules, one row per reason, with the staff clearance if any."""
+    sheet = _Sheet(workbook, REVIEW, REVIEW_COLUMNS)
+    for player in flagged:
+        cleared = player.clearance
+        for flag in player.flags:
+            sheet.append([player.openid, player.name, player.phone, flag.reason, flag.evidence,
+                          "已放行" if cleared else "待审核（不参加抽奖）", cleared.cleared_by if cleared else "",
+                          local_time(cleared.cleared_at, tz) if cleared else None, cleared.note if cleared else ""])
+    sheet.close()
 
 
 QUESTION_COLUMNS = [Column("题号", "number"), Column("题型"), Column("题目"), Column("抽中次数", "number"),

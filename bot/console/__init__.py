@@ -10,6 +10,7 @@ from bot.console import auth
 from bot.console import banks
 from bot.console import csrf
 from bot.console import dashboard
+from bot.console import fairplay
 from bot.console import pushes
 from bot.console import results
 from bot.console import simulator
@@ -18,7 +19,7 @@ from bot.console import staff_sessions
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 admin.before_request(auth.require_login)
 admin.before_request(csrf.check_token)
-for part in (auth.bp, dashboard.bp, banks.bp, pushes.bp, results.bp):
+for part in (auth.bp, dashboard.bp, banks.bp, pushes.bp, results.bp, fairplay.bp):
     admin.register_blueprint(part)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, render_template, request, send_file
 
+from exports.fairplay import draw_exclusions
 from exports.queries import draw_candidates, stream_players
 from exports.settings import ExportSettings, export_settings
 from exports.winners import (DEFAULT_TIER, LOTTERY, RULES, TOP, Draw, RuleError, Tier, check_tiers, new_seed,
@@ -80,8 +81,8 @@ def _draw(form: DrawForm, settings: ExportSettings) -> Draw:
     if form.rule not in RULES:
         raise RuleError("规则应为 按成绩排名（top）或 合格者抽奖（lottery）")
     tiers = parse_form_tiers(form.tiers) if form.tiers else settings.tiers
-    exclude = frozenset(settings.exclude_openids) | frozenset(config.quiz.testers)
     with runtime.db.reader() as session:
+        exclude = draw_exclusions(session, config, settings.exclude_openids)
         return select_winners(draw_candidates(session, pass_score=config.quiz.pass_score), rule=form.rule,
                               tiers=tiers, seed=form.seed, pass_score=config.quiz.pass_score, exclude=exclude,
                               require_contact=form.require_contact)
@@ -102,7 +103,7 @@ def _leaderboard():
 
 def _page(form: DrawForm, settings_error: str, *, draw: Draw | None = None, error: str = "", status: int = 200):
     runtime = _runtime()
-    early = not_final_warning(runtime.config.activity.end, runtime.clock()) if draw is not None else None
+    early = not_final_warning(runtime.config.quiz.closes_at, runtime.clock()) if draw is not None else None
     return render_template("admin/results.html", leaderboard=_leaderboard(), form=form, draw=draw, error=error,
                            settings_error=settings_error, pass_score=runtime.config.quiz.pass_score, early=early,
                            mask_name=mask_name, mask_phone=mask_phone, format_duration=format_duration,

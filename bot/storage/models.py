@@ -186,3 +186,16 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class FairPlayClearance(Base):
+    """Staff cleared a flagged player (bot.quiz.fairplay) after review: who, when, why. Kept, never edited."""
+
+    __tablename__ = "fairplay_clearances"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    openid: Mapped[str] = mapped_column(String(64), index=True)
+    cleared_by: Mapped[str] = mapped_column(String(64))  # the staff member's name, as they typed it
+    cleared_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    note: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str] = mapped_column(String(64), default="")

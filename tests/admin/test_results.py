@@ -83,6 +83,6 @@ def test_a_draw_before_the_end_says_it_is_not_final_like_the_cli(staff, token, p
     """The console and `export winners` warn alike (exports.winners.not_final_warning)."""
     data = {"csrf_token": token, "rule": "top", "tiers": "一等奖:1", "require_contact": "on"}
     early = staff.post("/admin/results/draw", data=data).get_data(as_text=True)
-    assert "注意：竞答到 2027-04-26 23:59 才结束，现在抽出的名单不是最终结果；活动结束后请重新导出。" in early
+    assert "注意：竞答到 2027-04-26 23:59 才截止，现在抽出的名单不是最终结果；截止后请重新导出。" in early
     clock.advance(days=6)
     assert "不是最终结果" not in staff.post("/admin/results/draw", data=data).get_data(as_text=True)

@@ -101,7 +101,7 @@ def test_top_winners_sheets(played, tmp_path):
     result, out = export(played, tmp_path, "winners")
     assert result.exit_code == 0, result.output
     wb = load_workbook(out)
-    assert wb.sheetnames == ["中奖名单", "公示名单", "抽奖说明", "参与者成绩", "题目统计", "推送记录", "活动概况"]
+    assert wb.sheetnames == ["中奖名单", "公示名单", "抽奖说明", "参与者成绩", "异常核查", "题目统计", "推送记录", "活动概况"]
     winners = rows(wb["中奖名单"])
     assert winners[0] == ["奖项", "名次", "姓名", "手机号", "得分", "用时", "交卷时间", "openid"]
     assert [r[:5] for r in winners[1:]] == [
@@ -141,7 +141,7 @@ def test_every_sheet_has_frozen_header_and_lists_have_filters(played, tmp_path):
 def test_players_sheet_in_standing_order_without_testers(played, tmp_path):
     _, out = export(played, tmp_path, "results")
     wb = load_workbook(out)
-    assert wb.sheetnames == ["参与者成绩", "题目统计", "推送记录", "活动概况"]
+    assert wb.sheetnames == ["参与者成绩", "异常核查", "题目统计", "推送记录", "活动概况"]
     table = rows(wb["参与者成绩"])
     assert table[0][:4] == ["名次", "姓名", "手机号", "得分"]
     assert [r[11] for r in table[1:]] == ["o-anon", "o-li", "o-zhang", "o-wang", "o-zhou", "o-zhao", "o-low",
@@ -166,7 +166,7 @@ def test_one_prize_per_phone_and_contact_required(played, tmp_path):
 
 def test_drawing_before_the_quiz_ends_says_the_list_is_not_final(played, clock, tmp_path):
     during, _ = export(played, tmp_path, "winners", "--count", "1", name="during.xlsx")
-    assert "注意：竞答到 2027-04-26 23:59 才结束，现在抽出的名单不是最终结果；活动结束后请重新导出。" in during.output
+    assert "注意：竞答到 2027-04-26 23:59 才截止，现在抽出的名单不是最终结果；截止后请重新导出。" in during.output
     clock.now = dt.datetime(2027, 4, 26, 16, 0, 0)  # 00:00 on 27 April in Shanghai
     after, _ = export(played, tmp_path, "winners", "--count", "1", name="after.xlsx")
     assert after.exit_code == 0 and "不是最终结果" not in after.output
