@@ -1,6 +1,7 @@
 """`python -m bot export`: draw the winners and write the staff workbook."""
 from __future__ import annotations
 
+import getpass
 import logging
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from bot.masking import mask_name, mask_phone
 from questions.render import format_duration
 
 from exports.fairplay import draw_exclusions
+from exports.final import CLI, count_final, record_final
 from exports.queries import draw_candidates
 from exports.settings import export_settings
 from exports.winners import (DEFAULT_TIER, LOTTERY, RULES, Draw, RuleError, Tier, check_tiers, new_seed,
@@ -35,13 +37,18 @@ def export() -> None:
               help="排除名单文件：每行一个 openid（另加 export.exclude_openids、quiz.testers 和待审核的异常玩家）")
 @click.option("--require-contact/--no-require-contact", default=None,
               help="只在留有姓名和手机号的玩家中评奖（默认取 export.require_contact 或 是）")
+@click.option("--final", is_flag=True,
+              help="确认为最终名单并记录（规则、种子、合格名单摘要、中奖者）；之后再确认会另记一份，不覆盖")
 @click.pass_obj
 def winners(state, out: str, rule: str | None, count: int | None, tiers: str | None, seed: str | None,
-            exclude_file: str | None, require_contact: bool | None) -> None:
+            exclude_file: str | None, require_contact: bool | None, final: bool) -> None:
     """Draw the winners and write the workbook: 中奖名单, 公示名单, 抽奖说明 and all result sheets."""
     try:
         path = check_target(out)
         settings = export_settings(state.config)
+        early = not_final_warning(state.config.quiz.closes_at, state.runtime.clock())
+        if final and early:
+            raise RuleError(f"--final: {early.split('；')[0]}，截止后才能确认最终名单")
         rule = rule or settings.rule
         if rule not in RULES:
             raise RuleError(f"--rule: 应为 top（按成绩排名）或 lottery（合格者中抽奖），当前为 {rule!r}")
@@ -61,11 +68,18 @@ def winners(state, out: str, rule: str | None, count: int | None, tiers: str | N
         raise click.ClickException(str(exc)) from None
     if seed and rule != LOTTERY:
         click.echo("注意：排名规则（top）不使用随机种子，已忽略 --seed。")
-    early = not_final_warning(state.config.quiz.closes_at, state.runtime.clock())
     if early:
         click.echo(f"注意：{early}")
     _echo_draw(draw)
     click.echo(f"已写入 {result.path}（工作表：{'、'.join(result.sheets)}）")
+    if final:
+        with state.db.session() as session:
+            before = count_final(session)
+            row = record_final(session, draw, source=CLI, by=getpass.getuser(), now=state.runtime.clock())
+        if before:
+            click.echo(f"此前已有 {before} 份最终名单，均保留；以本次（第 {row.id} 号记录）为准。")
+        click.echo(f"已记录为最终名单：第 {row.id} 号记录，中奖 {len(draw.winners)} 人；"
+                   f"合格名单摘要 {row.eligible_digest[:16]}…，中奖名单摘要 {row.winners_digest[:16]}…")
 
 
 @export.command(help="写出成绩工作簿（不抽奖，没有中奖名单、公示名单、抽奖说明三张表）。")

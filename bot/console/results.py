@@ -9,9 +9,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Blueprint, current_app, render_template, request, send_file
+from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
 
 from exports.fairplay import draw_exclusions
+from exports.final import CONSOLE, final_draws, in_force, notices_of, record_final, winners_of
+from exports.notify import CHANNEL_NAMES, notify_winners
 from exports.queries import draw_candidates, stream_players
 from exports.settings import ExportSettings, export_settings
 from exports.winners import (DEFAULT_TIER, LOTTERY, RULES, TOP, Draw, RuleError, Tier, check_tiers, new_seed,
@@ -101,10 +103,19 @@ def _leaderboard():
             for i, p in enumerate(players, 1)]
 
 
+def _finals():
+    """The final draws, newest first, each with its winners and how each was told."""
+    runtime = _runtime()
+    with runtime.db.reader() as session:
+        return [(row, winners_of(session, row.id), notices_of(session, row.id)) for row in final_draws(session)]
+
+
 def _page(form: DrawForm, settings_error: str, *, draw: Draw | None = None, error: str = "", status: int = 200):
     runtime = _runtime()
     early = not_final_warning(runtime.config.quiz.closes_at, runtime.clock()) if draw is not None else None
     return render_template("admin/results.html", leaderboard=_leaderboard(), form=form, draw=draw, error=error,
+                           finals=_finals(), notice_channels=CHANNEL_NAMES, local=lambda v: v.replace(tzinfo=dt.timezone.utc).astimezone(
+                               runtime.config.activity.tz) if v else None,
                            settings_error=settings_error, pass_score=runtime.config.quiz.pass_score, early=early,
                            mask_name=mask_name, mask_phone=mask_phone, format_duration=format_duration,
                            LOTTERY=LOTTERY, TOP=TOP), status
@@ -162,6 +173,58 @@ def winners_workbook():
         return _page(form, settings_error, error=str(exc), status=400)
     logger.info("staff downloaded the winners workbook (%d winners)", len(result.winners))
     return response
+
+
+@bp.post("/final")
+def confirm_final():
+    """Confirm a draw as final: the same draw again (same rule, tiers and seed), recorded with who confirmed it."""
+    runtime = _runtime()
+    settings, settings_error = _settings()
+    form = _form(settings)
+    by = request.form.get("by", "").strip()
+    early = not_final_warning(runtime.config.quiz.closes_at, runtime.clock())
+    if early:
+        return _page(form, settings_error, error=f"{early.split('；')[0]}，截止后才能确认最终名单。", status=400)
+    if not by:
+        return _page(form, settings_error, error="请填写经办人后再确认最终名单。", status=400)
+    if form.rule == LOTTERY and not form.seed:
+        return _page(form, settings_error, error="请先抽奖：确认需要带上抽奖时的随机种子。", status=400)
+    try:
+        result = _draw(form, settings)
+    except RuleError as exc:
+        return _page(form, settings_error, error=str(exc), status=400)
+    with runtime.db.session() as session:
+        row = record_final(session, result, source=CONSOLE, by=by, now=runtime.clock())
+        number = row.id
+    logger.info("staff confirmed final draw %d (%d winners)", number, len(result.winners))
+    flash(f"已确认为最终名单（第 {number} 号记录，中奖 {len(result.winners)} 人，经办人 {by}）。"
+          "此前的最终名单仍保留在下方，以最新一份为准。", "success")
+    return redirect(url_for("admin.results.index") + "#final")
+
+
+@bp.post("/notify")
+def notify():
+    """Tell the winners of the final draw in force (those not told yet); every try is shown per winner."""
+    runtime = _runtime()
+    try:
+        draw_id = int(request.form.get("draw_id", ""))
+    except ValueError:
+        return redirect(url_for("admin.results.index"))
+    with runtime.db.reader() as session:
+        current = in_force(session)
+    if current is None or current.id != draw_id:
+        flash("只能通知现行最终名单（最新一份）的中奖者，请刷新页面后再试。", "error")
+        return redirect(url_for("admin.results.index") + "#final")
+    report = notify_winners(runtime=runtime, draw_id=draw_id)
+    parts = [f"已通知 {report.told} 人"]
+    parts += [f"{CHANNEL_NAMES[channel]} {n} 人" for channel, n in sorted(report.by_channel.items())]
+    if report.already:
+        parts.append(f"{report.already} 人此前已通知，未重发")
+    if report.failed:
+        codes = "、".join(sorted({str(code) for _, code, _ in report.failed}))
+        parts.append(f"{len(report.failed)} 次失败（微信错误码 {codes}，见下表）")
+    flash("；".join(parts) + "。", "warning" if report.failed else "success")
+    return redirect(url_for("admin.results.index") + "#final")
 
 
 @bp.get("/results.xlsx")

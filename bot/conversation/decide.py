@@ -16,6 +16,7 @@ from questions.grading import parse_answer
 from questions.render import join_within_limit
 
 from bot.config import Config
+from bot.quiz.prizes import notice_text
 from bot.conversation import outreach, ratelimit, states
 from bot.conversation.changes import (ClaimMessage, CountMessage, RecordDelivery, SetState, SetSubscription,
                                       TouchFollower)
@@ -472,6 +473,17 @@ def _route(facts, msg, ctx, state) -> Outcome:
     return STATES[state](facts, msg, ctx, state)
 
 
+def _with_prize(facts: Facts, msg: Inbound, ctx: Context, outcome: Outcome) -> Outcome:
+    """After answering closed, a winner of the final draw in force is told their prize with every reply."""
+    if not outcome.reply or not rules.closed_for(ctx.config, msg.openid, ctx.now):
+        return outcome
+    prize = facts.prize()
+    if prize is None:
+        return outcome
+    return Outcome(join_within_limit(f"🎉 {notice_text(ctx.config, prize)}", outcome.reply), outcome.state,
+                   outcome.changes)
+
+
 def _touch(facts: Facts, msg: Inbound, now: dt.datetime) -> TouchFollower | None:
     is_event = msg.msg_type == "event"
     follower = facts.follower
@@ -499,6 +511,7 @@ def decide(facts: Facts, msg: Inbound, ctx: Context) -> Decision:
         return Decision(ratelimit.THROTTLED_TEXT, (*counted, _claim(msg, kind, ratelimit.THROTTLED_TEXT)))
     state = states.state_of(facts)
     outcome = _route(facts, msg, ctx, state)
+    outcome = _with_prize(facts, msg, ctx, outcome)
     if outcome.state not in states.TRANSITIONS[state]:
         raise AssertionError(f"undeclared transition {state} -> {outcome.state}")
     touch = _touch(facts, msg, ctx.now)

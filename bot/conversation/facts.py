@@ -122,3 +122,7 @@ class Facts:
 
     def lectures(self) -> str:
         return self.need("lectures")
+
+    def prize(self) -> str | None:
+        """The prize this follower won in the final draw in force (its tier), or None."""
+        return self.need("prize")

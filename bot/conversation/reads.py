@@ -49,6 +49,10 @@ _SEEN = Statement("""
     SELECT i.question_id FROM attempt_items i JOIN attempts a ON a.id = i.attempt_id WHERE a.openid = :openid
 """)
 _BANK = Statement("SELECT id, version, imported_at FROM banks WHERE name = :bank")
+_PRIZE = Statement("""
+    SELECT tier FROM final_winners
+    WHERE openid = :openid AND draw_id = (SELECT max(id) FROM final_draws)
+""")
 
 
 def _ahead_sql() -> str:
@@ -129,6 +133,9 @@ def _read(conn: DriverConnection, runtime, inbound: Inbound, facts: Facts, fact:
         facts.loaded["seen"] = frozenset(row[0] for row in conn.rows(_SEEN, {"openid": openid}))
     elif fact == "pool":
         facts.loaded["pool"] = _pool(conn, runtime)
+    elif fact == "prize":
+        rows = conn.rows(_PRIZE, {"openid": openid})
+        facts.loaded["prize"] = rows[0][0] if rows else None
     elif fact == "lectures":
         with runtime.db.reader() as session:
             facts.loaded["lectures"] = lectures_text(session=session, config=runtime.config, now=now)

@@ -199,3 +199,54 @@ class FairPlayClearance(Base):
     cleared_at: Mapped[dt.datetime] = mapped_column(DateTime)
     note: Mapped[str] = mapped_column(Text, default="")
     address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class FinalDraw(Base):
+    """A draw staff confirmed as final: the rule, seed and the eligible list's digest to check it by.
+
+    Never edited: confirming another draw later adds a new record beside it; the newest is the one in force.
+    """
+
+    __tablename__ = "final_draws"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    drawn_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    source: Mapped[str] = mapped_column(String(16))  # 后台 or 命令行
+    drawn_by: Mapped[str] = mapped_column(String(64), default="")
+    rule: Mapped[str] = mapped_column(String(16))
+    seed: Mapped[str] = mapped_column(String(64), default="")
+    tiers: Mapped[str] = mapped_column(Text)  # "一等奖:1,二等奖:2"
+    pass_score: Mapped[int] = mapped_column(Integer)
+    require_contact: Mapped[bool] = mapped_column(Boolean)
+    eligible_count: Mapped[int] = mapped_column(Integer)
+    eligible_digest: Mapped[str] = mapped_column(String(64))
+    winners_digest: Mapped[str] = mapped_column(String(64))
+
+
+class FinalWinner(Base):
+    """One prize of a final draw, as drawn (the contact details as they were at the draw)."""
+
+    __tablename__ = "final_winners"
+    __table_args__ = (Index("ix_final_winners_openid", "openid", "draw_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    draw_id: Mapped[int] = mapped_column(ForeignKey("final_draws.id"), index=True)
+    openid: Mapped[str] = mapped_column(String(64))
+    tier: Mapped[str] = mapped_column(String(64))
+    rank: Mapped[int] = mapped_column(Integer)
+    score: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(64), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+
+
+class WinnerNotice(Base):
+    """One try at telling a winner: the channel, and WeChat's answer (errcode 0 when sent)."""
+
+    __tablename__ = "winner_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    winner_id: Mapped[int] = mapped_column(ForeignKey("final_winners.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))  # custom (客服消息) or tag (按标签群发) or openids
+    errcode: Mapped[int] = mapped_column(Integer, default=0)
+    errmsg: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime)

@@ -1,0 +1,86 @@
+"""Issue 19, telling the winners: a draw confirmed as final is recorded and never changed; winners are told."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from bot.storage.models import FinalDraw, FinalWinner
+from exports.cli import export as export_group
+from tests.admin.conftest import PASSWORD, csrf_from, login
+from tests.bot.test_quiz_flow import TICKS
+from tests.exports.test_export import State
+
+AFTER_CLOSE = dt.datetime(2027, 4, 26, 16, 30)  # 27 April 00:30 in Shanghai: answering closed at 23:59:59
+FORM = {"rule": "top", "tiers": "一等奖:1,二等奖:1", "require_contact": "on"}
+
+
+@pytest.fixture
+def config_overrides():
+    return {"admin": {"password": PASSWORD},
+            "notify": {"claim": "请于5月10日前携身份证到市知识产权局领取。"}}
+
+
+def confirm(staff, by="刘老师"):
+    token = csrf_from(staff, "/admin/results/")
+    return staff.post("/admin/results/final", data={"csrf_token": token, "by": by, **FORM}, follow_redirects=True)
+
+
+def count(runtime, model) -> int:
+    with runtime.db.reader() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def test_a_draw_is_confirmed_as_final_only_after_the_close_and_each_confirmation_is_kept(staff, players, runtime,
+                                                                                         clock):
+    early = confirm(staff)
+    assert early.status_code == 400
+    assert "竞答到 2027-04-26 23:59 才截止，现在抽出的名单不是最终结果，截止后才能确认最终名单。" in early.get_data(as_text=True)
+    assert count(runtime, FinalDraw) == 0
+
+    clock.now = AFTER_CLOSE
+    login(staff)  # a staff session lasts 12 hours
+    assert "请填写经办人后再确认最终名单。" in confirm(staff, by="").get_data(as_text=True)
+    page = confirm(staff).get_data(as_text=True)
+    assert "已确认为最终名单（第 1 号记录，中奖 2 人，经办人 刘老师）。" in page
+    assert "第 1 号记录（现行）" in page and "后台，刘老师，中奖 2 人" in page
+    again = confirm(staff, by="王科长").get_data(as_text=True)
+    assert "第 2 号记录（现行）" in again and "第 1 号记录：" in again  # the first stays, beside it
+    with runtime.db.reader() as session:
+        first, second = session.scalars(select(FinalDraw).order_by(FinalDraw.id)).all()
+        assert (first.drawn_by, second.drawn_by) == ("刘老师", "王科长")
+        assert first.eligible_digest == second.eligible_digest and first.winners_digest == second.winners_digest
+        assert first.rule == "top" and first.tiers == "一等奖:1,二等奖:1" and first.eligible_count == 2
+        tiers = session.execute(select(FinalWinner.tier, FinalWinner.openid).where(FinalWinner.draw_id == first.id)
+                                .order_by(FinalWinner.rank)).all()
+        assert [t for t, _ in tiers] == ["一等奖", "二等奖"] and {o for _, o in tiers} == {"p-alice", "p-bob"}
+    assert "13800138000" not in again  # masked on the page
+
+
+def test_the_cli_records_a_final_draw_with_final(players, runtime, clock, tmp_path):
+    out = tmp_path / "w.xlsx"
+    early = CliRunner().invoke(export_group, ["winners", str(out), "--final"], obj=State(runtime))
+    assert early.exit_code == 1 and "截止后才能确认最终名单" in early.output and not out.exists()
+    clock.now = AFTER_CLOSE
+    done = CliRunner().invoke(export_group, ["winners", str(out), "--final", "--tiers", "一等奖:2"], obj=State(runtime))
+    assert done.exit_code == 0, done.output
+    assert "已记录为最终名单：第 1 号记录，中奖 2 人；合格名单摘要 " in done.output
+    second = CliRunner().invoke(export_group, ["winners", str(out), "--final", "--tiers", "一等奖:2"],
+                                obj=State(runtime))
+    assert "此前已有 1 份最终名单，均保留；以本次（第 2 号记录）为准。" in second.output
+    with runtime.db.reader() as session:
+        assert [r.source for r in session.scalars(select(FinalDraw))] == ["命令行", "命令行"]
+
+
+def test_a_winner_who_writes_afterwards_is_told_their_prize_and_how_to_claim_it(staff, players, runtime, clock,
+                                                                               wechat):
+    clock.now = AFTER_CLOSE
+    login(staff)
+    confirm(staff)
+    told = wechat.text("p-alice", "你好", create_time=next(TICKS)).content
+    assert told.startswith("🎉 恭喜你在2027年知识产权宣传周有奖竞答中获得「一等奖」！请于5月10日前携身份证到市知识产权局领取。\n\n")
+    assert "没有听懂" in told
+    assert "获得「二等奖」" in wechat.text("p-bob", "排名", create_time=next(TICKS)).content
+    assert "🎉" not in wechat.text("p-carol", "你好", create_time=next(TICKS)).content
