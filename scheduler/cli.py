@@ -9,8 +9,8 @@ from bot.storage.models import Lease, PushLog, utcnow
 from bot.dates import WEEKDAYS
 
 from scheduler.lease import LEASE_NAME
-from scheduler.plan import (KIND_LABELS, PlannedPush, audience_label, build_plan, plan_warnings, push_warnings,
-                            scheduler_options)
+from scheduler.plan import (KIND_LABELS, PROTECTION_NOTE, PlannedPush, audience_label, build_plan, plan_warnings,
+                            protected_pushes, push_warnings, scheduler_options)
 from scheduler.pushlog import log_rows
 from scheduler.sending import preview_push, send_push
 from scheduler.timing import STATUS_LABELS
@@ -38,7 +38,8 @@ def status_line(push: PlannedPush, row: PushLog | None, *, now: dt.datetime, gra
         return f"{label}（已尝试 {row.tries or 0} 次，clientmsgid {row.client_msg_id}）"
     if status == "sent":
         when = _when(_local(row.sent_at, tz)) if row.sent_at else ""
-        return f"{label} {when}（msg_id {row.msg_id}，等待微信送达报告）"
+        held = "；如开启了 API 群发保护，需管理员在微信上确认后才会发出" if protected_pushes([push]) else ""
+        return f"{label} {when}（msg_id {row.msg_id}，等待微信送达报告{held}）"
     if status == "delivered":
         return (f"{label} {row.sent_count or 0}/{row.total_count or 0} 人"
                 f"（过滤后 {row.filter_count or 0}，失败 {row.error_count or 0}，{row.delivery_status or ''}，"
@@ -88,6 +89,11 @@ def plan_command() -> None:
         click.echo("")
         for warning in warnings:
             click.echo(f"警告：{warning}")
+    held = protected_pushes(plan)
+    if held:
+        click.echo("")
+        click.echo(f"提示：{'、'.join(p.key for p in held)} 发给全部粉丝。{PROTECTION_NOTE}；"
+                   "请安排管理员在推送时守候确认，或在公众号后台关闭该保护。")
     click.echo("")
     if lease is not None and lease.expires_at > now:
         click.echo(f"调度器：运行中（{lease.holder}，租约至 {_when(_local(lease.expires_at, tz))}）")
@@ -116,6 +122,8 @@ def send_command(key: str, yes: bool) -> None:
     elif result.status == "sent":
         note = "（微信表示此前已发出，未重复发送）" if result.already_sent else ""
         click.echo(f"已发送《{push.title}》：msg_id {result.msg_id}{note}")
+        if protected_pushes([push]) and not result.already_sent:
+            click.echo(f"注意：{PROTECTION_NOTE}。")
     else:
         raise click.ClickException(f"发送《{push.title}》失败：{result.error}")
 

@@ -1,7 +1,8 @@
-"""Mass-send request bodies, clientmsgids and WeChat error codes, as pure functions."""
+"""Mass-send and draft request bodies, clientmsgids and WeChat error codes, as pure functions."""
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from scheduler.plan import PlannedPush
@@ -11,19 +12,23 @@ CLIENT_MSG_ID_BYTES = 64
 CHUNK_SIZE = 10_000  # message/mass/send takes at most 10,000 openids per call
 
 TRANSIENT_ERRORS = frozenset({-1, 45009, 45066})
-TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 ALREADY_SENT = 45065
 
 ERROR_HINTS = {
     -1: "微信系统繁忙",
     40001: "access_token 无效",
-    40007: "素材 media_id 无效或已过期",
+    40007: "素材 media_id 无效或已过期（图文须用草稿的 media_id，草稿封面须用永久图片素材 id）",
+    40013: "AppID 无效：请核对 wechat.app_id",
+    40125: "AppSecret 错误：请核对 wechat.app_secret",
+    40164: "本机 IP 不在公众号后台的 IP 白名单中",
     40130: "按 OpenID 群发至少需要 2 个接收者",
     42001: "access_token 已过期",
     45009: "接口调用超过频率限制",
     45028: "群发额度已用完（订阅号每天 1 次，服务号每月 4 次）",
     45065: "相同 clientmsgid 已群发过",
     45066: "群发过于频繁，请稍后再试",
+    45103: "该接口已下线（永久图文素材已停止新增，请改用草稿箱）",
+    45106: "该接口已下线（永久图文素材已停止新增，请改用草稿箱）",
     48001: "公众号没有该接口权限",
     61007: "素材不属于本公众号",
 }
@@ -47,6 +52,21 @@ def chunks(openids: list[str], size: int = CHUNK_SIZE) -> list[list[str]]:
 def upload_video_body(push: PlannedPush, media_id: str) -> dict[str, Any]:
     """Build the media/uploadvideo body that turns a video into an mpvideo media id."""
     return {"media_id": media_id, "title": push.title, "description": push.description}
+
+
+def draft_body(push: PlannedPush, *, thumb_media_id: str) -> dict[str, Any]:
+    """Build the draft/add body of an article push: one news article, its cover a permanent image id."""
+    article: dict[str, Any] = {"article_type": "news", "title": push.title, "content": push.content,
+                               "thumb_media_id": thumb_media_id}
+    if push.description:
+        article["digest"] = push.description
+    return {"articles": [article]}
+
+
+def draft_fingerprint(push: PlannedPush) -> str:
+    """Identify what a push's draft holds, so an edited article gets a new draft, not a stale one."""
+    parts = [push.title, push.content, push.description, push.cover, push.thumb_media_id]
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
 
 
 def _content(push: PlannedPush, media_id: str, *, to_list: bool) -> dict[str, Any]:

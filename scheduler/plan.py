@@ -1,4 +1,13 @@
-"""The push plan: explicit [[pushes]] and [[push_series]] from the config, validated, in time order."""
+"""The push plan: explicit [[pushes]] and [[push_series]] from the config, validated, in time order.
+
+Articles follow WeChat's current rules (see ARTICLE_DOCS): permanent news material can no
+longer be added (`material/add_news` answers 45103, lately 45106, since March 2022), and the
+mpnews media_id a mass send or preview carries must be a draft's, from `draft/add` (or a draft
+made in the official-account platform's 草稿箱). An article push either names such a draft
+(`media_id`) or gives its body (`content`, with a cover) and the scheduler adds the draft
+itself; once mass-sent, the draft leaves the drafts box. Publishing (`freepublish/submit`) is
+not a mass send and reaches no follower's chat, so it is not used here.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,6 +22,17 @@ from bot.config import Config, ConfigError, declare_section
 KINDS = ("video", "article", "text")
 KIND_LABELS = {"video": "微讲堂视频", "article": "图文", "text": "文字"}
 MAX_KEY_LENGTH = 64
+ARTICLE_DOCS = ("https://developers.weixin.qq.com/doc/subscription/guide/product/message/Batch_Sends.html",
+                "https://developers.weixin.qq.com/doc/service/api/draftbox/draftmanage/api_draft_add")
+# draft/add: a title of at most 32 characters, a body under 20,000 characters.
+DRAFT_TITLE_CHARS = 32
+DRAFT_CONTENT_CHARS = 20_000
+# "API 群发安全保护" (sendall, https://developers.weixin.qq.com/doc/service/api/notify/message/api_sendall):
+# with it on, a send to all followers waits for an administrator's confirmation in WeChat, and
+# fails if refused or not confirmed within 30 minutes. The docs put the wait after the send call
+# and name no errcode for it, so the call answers as usual and only staff can see it through.
+PROTECTION_NOTE = ("如公众号开启了 API 群发保护（设置-安全中心-风险操作保护），发给全部粉丝的群发需管理员"
+                   "在 30 分钟内于微信上确认后才会发出，管理员拒绝或超时未确认则本次群发失败")
 # Per-follower mass sends WeChat allows: subscription accounts per day, service accounts per month.
 SUBSCRIPTION_DAILY_SENDS = 1
 SERVICE_MONTHLY_SENDS = 4
@@ -33,6 +53,13 @@ class PlannedPush:
     url: str = ""
     audience: str = "all"  # "all", "tag:<id>", or "participants"
     series: str = ""
+    cover: str = ""  # article: a local cover image for the draft the scheduler adds
+    thumb_media_id: str = ""  # article: or the cover's permanent image material id
+
+    @property
+    def makes_draft(self) -> bool:
+        """Say whether sending this article first adds a draft from its content."""
+        return self.kind == "article" and not self.media_id and bool(self.content.strip())
 
     @property
     def at_utc(self) -> dt.datetime:
@@ -105,6 +132,8 @@ def _check_content(push: PlannedPush, fail: _Fail, content_key: str = "content")
         raise fail(content_key, "不超过 5000 字节的正文", f"{len(push.content.encode('utf-8'))} 字节")
     if push.media_id and push.file:
         raise fail("file", "media_id 与 file 二选一", push.file)
+    if push.cover and push.thumb_media_id:
+        raise fail("cover", "cover（封面图片文件）与 thumb_media_id 二选一", push.cover)
     return push
 
 
@@ -120,7 +149,7 @@ def _parse_push(raw: Any, where: str, source: str, tz: ZoneInfo) -> PlannedPush:
         raise fail("kind", "video、article 或 text", raw["kind"])
     at = _local(raw.get("at"), fail, tz)
     texts = {}
-    for name in ("media_id", "file", "content", "description", "url"):
+    for name in ("media_id", "file", "content", "description", "url", "cover", "thumb_media_id"):
         value = raw.get(name, "")
         if not isinstance(value, str):
             raise fail(name, "字符串", value)
@@ -168,6 +197,8 @@ def _parse_series(raw: Any, where: str, source: str, tz: ZoneInfo) -> list[Plann
     files = _series_list(raw, "files", count, fail)
     descriptions = _series_list(raw, "descriptions", count, fail)
     urls = _series_list(raw, "urls", count, fail)
+    covers = _series_list(raw, "covers", count, fail)
+    thumbs = _series_list(raw, "thumb_media_ids", count, fail)
     contents = _series_list(raw, "contents", count, fail, required=kind == "text")
     audience = _audience(raw.get("audience", "all"), fail)
     pushes = []
@@ -181,7 +212,7 @@ def _parse_series(raw: Any, where: str, source: str, tz: ZoneInfo) -> list[Plann
         at = dt.datetime.combine(first.date() + dt.timedelta(days=every * i), first.timetz())
         push = PlannedPush(key=key, title=titles[i], kind=kind, at=at, media_id=media_ids[i], file=files[i],
                            content=contents[i], description=descriptions[i], url=urls[i], audience=audience,
-                           series=prefix)
+                           series=prefix, cover=covers[i], thumb_media_id=thumbs[i])
         pushes.append(_check_content(push, _Fail(source, f"{where}[{i + 1}]"), "contents"))
     return pushes
 
@@ -232,7 +263,7 @@ def scheduler_options(config: Config) -> SchedulerOptions:
 
 
 def resolve_file(config: Config, file: str) -> Path:
-    """Return a push's video file path; relative paths are relative to the config file."""
+    """Return a push's video or cover file path; relative paths are relative to the config file."""
     path = Path(file)
     return path if path.is_absolute() else Path(config.source).resolve().parent / path
 
@@ -265,14 +296,41 @@ def plan_warnings(config: Config, plan: list[PlannedPush]) -> list[str]:
                 warnings.append(f"{year}年{month}月 有 {len(pushes)} 次群发（{_describe(pushes)}），"
                                 f"服务号每位粉丝每月最多收到 {SERVICE_MONTHLY_SENDS} 条群发，超出的粉丝收不到")
     for push in plan:
-        if push.kind in ("video", "article") and not push.media_id and not push.file:
-            what = "media_id（素材 id）或 file（本地视频文件）" if push.kind == "video" else "media_id（图文素材 id）"
-            warnings.append(f"{push.key}《{push.title}》没有素材：请填写 {what}")
-        if push.kind == "article" and push.file:
-            warnings.append(f"{push.key}《{push.title}》是图文推送，file 只用于视频；请改填图文素材的 media_id")
+        if push.kind == "video" and not push.media_id and not push.file:
+            warnings.append(f"{push.key}《{push.title}》没有素材：请填写 media_id（素材 id）或 file（本地视频文件）")
+        if push.kind == "article":
+            warnings.extend(f"{push.key}《{push.title}》{w}" for w in _article_warnings(config, push))
         if push.file and not resolve_file(config, push.file).is_file():
             warnings.append(f"{push.key}《{push.title}》的视频文件不存在：{resolve_file(config, push.file)}")
     return warnings
+
+
+def _article_warnings(config: Config, push: PlannedPush) -> list[str]:
+    """Return what keeps an article push from being sent as WeChat now requires (a draft's media_id)."""
+    found = []
+    if not push.media_id and not push.content.strip():
+        found.append("没有素材：请填写 media_id（草稿箱中草稿的 media_id；永久图文素材已不能新增）"
+                     "或 content（正文 HTML，发送时由调度器新建草稿）")
+    if push.file:
+        found.append("是图文推送，file 只用于视频；封面图片请填 cover")
+    if push.media_id and push.content.strip():
+        found.append("同时填写了 media_id 和 content：将直接群发 media_id 对应的草稿，content 不会使用")
+    if not push.makes_draft:
+        return found
+    if not push.cover and not push.thumb_media_id:
+        found.append("新建草稿需要封面：请填写 cover（本地图片文件）或 thumb_media_id（永久图片素材 id）")
+    if push.cover and not resolve_file(config, push.cover).is_file():
+        found.append(f"的封面图片不存在：{resolve_file(config, push.cover)}")
+    if len(push.title) > DRAFT_TITLE_CHARS:
+        found.append(f"的标题有 {len(push.title)} 个字，草稿标题最多 {DRAFT_TITLE_CHARS} 个字，微信会拒绝新建草稿")
+    if len(push.content) > DRAFT_CONTENT_CHARS:
+        found.append(f"的正文有 {len(push.content)} 个字符，草稿正文须少于 {DRAFT_CONTENT_CHARS} 个字符")
+    return found
+
+
+def protected_pushes(plan: list[PlannedPush]) -> list[PlannedPush]:
+    """Return the pushes that go to all followers, which API mass-send protection holds for confirmation."""
+    return [push for push in plan if push.audience == "all"]
 
 
 def push_warnings(config: Config, plan: list[PlannedPush], push: PlannedPush, rows: dict, *,
@@ -285,6 +343,8 @@ def push_warnings(config: Config, plan: list[PlannedPush], push: PlannedPush, ro
     day = f"{push.at.month}月{push.at.day}日"
     month = f"{push.at.year}年{push.at.month}月"
     found = [w for w in plan_warnings(config, plan) if push.key in w or day in w or month in w]
+    if protected_pushes([push]):
+        found.append(PROTECTION_NOTE)
     if config.wechat.account_type == "subscription":
         tz = config.activity.tz
 
@@ -301,9 +361,10 @@ def push_warnings(config: Config, plan: list[PlannedPush], push: PlannedPush, ro
     return found
 
 
-PUSH_KEYS = {"key", "title", "kind", "at", "media_id", "file", "content", "description", "url", "audience"}
+PUSH_KEYS = {"key", "title", "kind", "at", "media_id", "file", "content", "description", "url", "audience", "cover",
+             "thumb_media_id"}
 SERIES_KEYS = {"key", "kind", "at", "every_days", "titles", "count", "media_ids", "files", "descriptions", "urls",
-               "contents", "audience"}
+               "contents", "audience", "covers", "thumb_media_ids"}
 SCHEDULER_KEYS = {"grace_minutes", "preview_minutes_before", "embedded", "lease_seconds", "max_retries",
                   "retry_seconds"}
 declare_section("pushes", keys=PUSH_KEYS, array=True, check=build_plan)

@@ -2,6 +2,10 @@
 
 The "sending" status and the clientmsgid are committed before the API is called, so a crash or
 restart mid-send re-sends with the same clientmsgid and WeChat answers 45065 instead of sending twice.
+
+An article goes out as WeChat now requires (scheduler/plan.py): mpnews with a draft's media_id,
+the draft added here through `draft/add` when the push gives its content. The draft is made once
+per content and reused by the preview and the send.
 """
 from __future__ import annotations
 
@@ -17,17 +21,19 @@ from wechatpy.exceptions import WeChatClientException
 
 from bot.storage.models import utcnow
 from bot.runtime import Runtime
-from bot.wechat.api import ApiClient
+from bot.wechat.api import TOKEN_ERRORS, ApiClient, rejected_token
 
-from scheduler.payloads import (ALREADY_SENT, TOKEN_ERRORS, TRANSIENT_ERRORS, chunks, client_msg_id, describe_error,
-                       preview_body, send_body, sendall_body, upload_video_body)
-from scheduler.plan import PlannedPush, SchedulerOptions, resolve_file, scheduler_options
+from scheduler.payloads import (ALREADY_SENT, TRANSIENT_ERRORS, chunks, client_msg_id, describe_error, draft_body,
+                                draft_fingerprint, preview_body, send_body, sendall_body, upload_video_body)
+from scheduler.plan import PlannedPush, SchedulerOptions, protected_pushes, resolve_file, scheduler_options
 from scheduler.pushlog import cache_media, cached_media, ensure_row, participant_openids, remember_chunks
 
 logger = logging.getLogger(__name__)
 
 # How long a made mpvideo media id is reused (WeChat keeps temporary media for three days).
 MEDIA_REUSE = dt.timedelta(days=1)
+# Drafts stay until sent or deleted; after a week staff may well have tidied the drafts box.
+DRAFT_REUSE = dt.timedelta(days=7)
 _SECRET_IN_TEXT = re.compile(r"(access_token|secret)=[^&\s'\"]+")
 
 
@@ -62,11 +68,8 @@ class SendError(Exception):
 
 
 def mass_client(runtime: Runtime) -> ApiClient:
-    """Build an API client that leaves token refresh and retries to this module."""
-    client = ApiClient(runtime.config.wechat, runtime.db, timeout=30)
-    # wechatpy's own retry on 40001 has no bound; _Caller refreshes the token once instead.
-    client.auto_retry = False
-    return client
+    """Build an API client that leaves token replacement and retries to this module."""
+    return ApiClient(runtime.config.wechat, runtime.db, timeout=30, retry_rejected_token=False)
 
 
 class _Caller:
@@ -80,10 +83,15 @@ class _Caller:
 
     def __call__(self, what: str, call: Callable[[], Any]) -> dict:
         refreshed = False
+        replace = False  # replace the rejected token before the next try
+        rejected: str | None = None
         retries = 0
         while True:
             self.tries += 1
             try:
+                if replace:
+                    self.api.replace_rejected_token(rejected)
+                    replace = False
                 result = call()
                 return result if isinstance(result, dict) else {}
             except WeChatClientException as exc:
@@ -91,9 +99,8 @@ class _Caller:
                 if code == ALREADY_SENT:
                     return {"errcode": code, **_json(exc.response)}
                 if code in TOKEN_ERRORS and not refreshed:
-                    logger.info("%s: access token rejected (%s), fetching a new one", what, code)
-                    self.api.invalidate_token()
-                    refreshed = True
+                    logger.info("%s: access token rejected (%s), replacing it", what, code)
+                    replace, rejected, refreshed = True, rejected_token(exc), True
                     continue
                 message = describe_error(code, str(exc.errmsg)) if code is not None else _http_error(exc)
                 transient = code is None or code in TRANSIENT_ERRORS
@@ -123,19 +130,53 @@ def _http_error(exc: WeChatClientException) -> str:
     return f"微信接口 HTTP 错误 {status}" if status else "微信接口无响应"
 
 
-def _upload_file(api: ApiClient, path) -> dict:
+def _upload_file(api: ApiClient, path, *, endpoint: str = "media/upload", kind: str = "video") -> dict:
     with open(path, "rb") as fh:
-        return api.post("media/upload", params={"type": "video"}, files={"media": (path.name, fh)})
+        return api.post(endpoint, params={"type": kind}, files={"media": (path.name, fh)})
+
+
+def _draft_media_id(runtime: Runtime, api: ApiClient, caller: _Caller, push: PlannedPush) -> str:
+    """Return the media id of the push's draft, adding the draft (and uploading its cover) when needed."""
+    cache_key = f"{push.key}@draft-{draft_fingerprint(push)}"
+    now = utcnow()
+    with runtime.db.reader() as session:
+        cached = cached_media(session, cache_key, now)
+    if cached:
+        return cached
+    thumb = push.thumb_media_id
+    if not thumb:
+        if not push.cover:
+            raise SendError("没有封面：新建草稿需要 cover（本地图片文件）或 thumb_media_id")
+        path = resolve_file(runtime.config, push.cover)
+        if not path.is_file():
+            raise SendError(f"封面图片不存在：{path}")
+        # draft/add takes only a permanent media id as the cover, so not media/upload's temporary one.
+        uploaded = caller(f"cover {push.key}", lambda: _upload_file(api, path, endpoint="material/add_material",
+                                                                    kind="image"))
+        thumb = str(uploaded.get("media_id", ""))
+        if not thumb:
+            raise SendError("上传封面失败：微信没有返回 media_id")
+        logger.info("push %s: uploaded cover %s", push.key, path.name)
+    made = caller(f"draft/add {push.key}", lambda: api.post("draft/add", data=draft_body(push, thumb_media_id=thumb)))
+    draft = str(made.get("media_id", ""))
+    if not draft:
+        raise SendError("新建草稿失败：微信没有返回 media_id")
+    logger.info("push %s: added draft %s", push.key, draft)
+    with runtime.db.session() as session:
+        cache_media(session, cache_key, draft, now + DRAFT_REUSE)
+    return draft
 
 
 def _media_id(runtime: Runtime, api: ApiClient, caller: _Caller, push: PlannedPush) -> str:
-    """Return the media id the message carries, uploading the video first when needed."""
+    """Return the media id the message carries, uploading the video or adding the draft first when needed."""
     if push.kind == "text":
         return ""
     if push.kind == "article":
-        if not push.media_id:
-            raise SendError("没有素材：图文推送需要 media_id")
-        return push.media_id
+        if push.media_id:
+            return push.media_id  # a draft made beforehand
+        if not push.content.strip():
+            raise SendError("没有素材：图文推送需要 media_id（草稿的 media_id）或 content（正文）")
+        return _draft_media_id(runtime, api, caller, push)
     now = utcnow()
     with runtime.db.reader() as session:
         cached = cached_media(session, push.key, now)
@@ -250,8 +291,10 @@ def send_push(*, runtime: Runtime, push: PlannedPush, api: ApiClient | None = No
         _record_failed(runtime, push, error=str(exc), tries=caller.tries, msg_ids=msg_ids)
         return SendResult(key=push.key, status="failed", error=str(exc), tries=caller.tries)
     _record_sent(runtime, push, msg_ids=msg_ids, media_id=media_id, tries=caller.tries)
-    logger.info("push %s sent: msg_id %s%s", push.key, ", ".join(msg_ids),
-                " (WeChat had it already: 45065)" if already else "")
+    logger.info("push %s sent: msg_id %s%s%s", push.key, ", ".join(msg_ids),
+                " (WeChat had it already: 45065)" if already else "",
+                "; with API mass-send protection on, an administrator must confirm it in WeChat within 30 minutes"
+                if protected_pushes([push]) else "")
     return SendResult(key=push.key, status="sent", msg_id=msg_ids[0], already_sent=already, tries=caller.tries)
 
 

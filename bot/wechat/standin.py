@@ -2,6 +2,14 @@
 
 The demo and the tests talk to it over real HTTP. Control endpoints under /_standin/ let a
 test read the calls and the mass sends that really went out, queue errors for an endpoint, or expire the issued tokens.
+
+Tokens come only from `cgi-bin/stable_token`, answered as WeChat documents it (see bot/wechat/api.py):
+the same token while it has more than 5 minutes left, a new one (the old still valid until it
+expires) in its last 5 minutes, and with force_refresh a new one that invalidates the old at once,
+unless the previous forced refresh was less than 30 s ago. The old `cgi-bin/token` call is not
+answered, so a caller still using it fails loudly here. Articles: `draft/add` makes a draft whose
+media_id a mass send takes (and removes from the drafts, as WeChat does); `material/add_news`
+is refused as WeChat refuses it since permanent news material was withdrawn.
 """
 from __future__ import annotations
 
@@ -15,7 +23,14 @@ from dataclasses import dataclass, field
 from flask import Flask, jsonify, request
 
 TOKEN_SECONDS = 7200
+RENEW_BEFORE_SECONDS = 300  # normal mode hands out a new token in the old one's last 5 minutes
+FORCE_INTERVAL_SECONDS = 30  # a forced refresh sooner than this after the last one does not refresh
 CLIENT_MSG_ID_SECONDS = 24 * 3600
+INVALID_TOKEN = ("invalid credential, access_token is invalid or not latest, could get access_token by "
+                 "getStableAccessToken, more details at https://mmbizurl.cn/s/JtxxFh33r")
+# What material/add_news answers since permanent news material was withdrawn (2022).
+NEWS_WITHDRAWN = ("This API has been unsupported. For more details, please view https://mp.weixin.qq.com/cgi-bin/"
+                  "announce?action=getannouncement&announce_id=11644831863qFQSh&version=&lang=zh_CN")
 
 
 @dataclass
@@ -26,6 +41,9 @@ class StandInState:
     app_secret: str = ""
     calls: list[dict] = field(default_factory=list)
     tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry (epoch)
+    stable_token: str = ""  # the token stable_token's normal mode returns
+    forced_at: float = 0.0  # when force_refresh last issued a token
+    drafts: dict[str, dict] = field(default_factory=dict)  # draft media_id -> draft/add body
     client_msg_ids: dict[str, tuple[int, float]] = field(default_factory=dict)
     sends: list[dict] = field(default_factory=list)  # mass sends that really went out (not 45065)
     failures: dict[str, list[int]] = field(default_factory=dict)  # path -> errcodes to return next
@@ -76,31 +94,52 @@ def create_standin(app_id: str = "", app_secret: str = "") -> Flask:
             expiry = state.tokens.get(token)
         return expiry is not None and expiry > time.time()
 
-    def issue_token():
-        token = "standin_" + secrets.token_hex(16)
-        with state.lock:
-            state.tokens[token] = time.time() + TOKEN_SECONDS
-        return jsonify({"access_token": token, "expires_in": TOKEN_SECONDS})
+    def stable_answer(force: bool) -> dict:
+        """Return WeChat's current stable token, renewing it as WeChat does; caller holds the lock."""
+        now = time.time()
+        current = state.stable_token
+        left = state.tokens.get(current, 0) - now
+        if force and left > 0 and now - state.forced_at < FORCE_INTERVAL_SECONDS:
+            force = False  # too soon after the last forced refresh: WeChat does not refresh
+        elif force:
+            state.tokens.pop(current, None)
+            state.forced_at = now
+        if force or left <= RENEW_BEFORE_SECONDS:
+            current = "standin_" + secrets.token_hex(16)
+            state.tokens[current] = now + TOKEN_SECONDS
+            state.stable_token = current
+            left = TOKEN_SECONDS
+        return {"access_token": current, "expires_in": int(left)}
 
-    @app.get("/cgi-bin/token")
-    def token():
-        record("token")
-        code = queued_failure("token")
+    @app.route("/cgi-bin/stable_token", methods=["GET", "POST"])
+    def stable_token():
+        call = record("stable_token")
+        code = queued_failure("stable_token")
         if code is not None:
             return error(code)
-        if state.app_id and (request.args.get("appid") != state.app_id
-                             or request.args.get("secret") != state.app_secret):
+        if request.method != "POST":
+            return error(43002, "require POST method")
+        body = call["body"] if isinstance(call["body"], dict) else {}
+        if body.get("grant_type") != "client_credential":
+            return error(40002, "invalid grant_type")
+        if not body.get("appid"):
+            return error(41002, "appid missing")
+        if not body.get("secret"):
+            return error(41004, "appsecret missing")
+        if state.app_id and body.get("appid") != state.app_id:
+            return error(40013, "invalid appid")
+        if state.app_id and body.get("secret") != state.app_secret:
             return error(40125, "invalid appsecret")
-        return issue_token()
-
-    @app.post("/cgi-bin/stable_token")
-    def stable_token():
-        record("stable_token")
-        return issue_token()
+        force = body.get("force_refresh", False)
+        if not isinstance(force, bool):
+            return error(47001, "data format error")
+        with state.lock:
+            return jsonify(stable_answer(force))
 
     api_paths = ("message/mass/sendall", "message/mass/send", "message/mass/preview", "message/mass/delete",
                  "message/mass/get", "media/uploadvideo", "media/upload", "material/add_material",
-                 "message/custom/send", "menu/create", "menu/get", "menu/delete", "tags/get", "user/get")
+                 "material/add_news", "draft/add", "message/custom/send", "menu/create", "menu/get", "menu/delete",
+                 "tags/get", "user/get")
 
     @app.route("/cgi-bin/<path:path>", methods=["GET", "POST"])
     def api(path: str):
@@ -111,7 +150,7 @@ def create_standin(app_id: str = "", app_secret: str = "") -> Flask:
         if code is not None:
             return error(code, "queued failure")
         if not token_ok():
-            return error(40001, "invalid credential, access_token is invalid or not latest")
+            return error(40001, INVALID_TOKEN)
         body = call["body"] if isinstance(call["body"], dict) else {}
         now = time.time()
         if path in ("message/mass/sendall", "message/mass/send"):
@@ -125,11 +164,29 @@ def create_standin(app_id: str = "", app_secret: str = "") -> Flask:
                 if cid:
                     state.client_msg_ids[cid] = (msg_id, now)
                 state.sends.append({"msg_id": msg_id, "clientmsgid": cid, "path": path, "body": body})
+                if body.get("msgtype") == "mpnews":
+                    # A draft that has been mass-sent leaves the drafts box.
+                    state.drafts.pop(str(body.get("mpnews", {}).get("media_id", "")), None)
             return jsonify({"errcode": 0, "errmsg": "send job submission success",
                             "msg_id": msg_id, "msg_data_id": msg_id})
         if path == "message/mass/preview":
             return jsonify({"errcode": 0, "errmsg": "preview success", "msg_id": next(state.ids)})
-        if path in ("media/uploadvideo", "media/upload", "material/add_material"):
+        if path == "material/add_news":
+            return error(45106, NEWS_WITHDRAWN)
+        if path == "draft/add":
+            articles = body.get("articles")
+            if (not isinstance(articles, list) or not articles
+                    or not all(isinstance(a, dict) and a.get("title") and a.get("content") and a.get("thumb_media_id")
+                               for a in articles)):
+                return error(47001, "data format error")
+            media_id = f"standin_draft_{next(state.ids)}"
+            with state.lock:
+                state.drafts[media_id] = body
+            return jsonify({"media_id": media_id})
+        if path == "material/add_material":
+            media_id = f"standin_media_{next(state.ids)}"
+            return jsonify({"media_id": media_id, "url": f"http://mmbiz.qpic.cn/standin/{media_id}"})
+        if path in ("media/uploadvideo", "media/upload"):
             return jsonify({"type": request.args.get("type", "video"),
                             "media_id": f"standin_media_{next(state.ids)}", "created_at": int(now)})
         if path == "menu/create":
@@ -169,6 +226,10 @@ def create_standin(app_id: str = "", app_secret: str = "") -> Flask:
             state.failures.clear()
             state.delays.clear()
             state.menu = None
+            state.tokens.clear()
+            state.stable_token = ""
+            state.forced_at = 0.0
+            state.drafts.clear()
         return jsonify({"ok": True})
 
     @app.post("/_standin/fail")
@@ -184,6 +245,11 @@ def create_standin(app_id: str = "", app_secret: str = "") -> Flask:
         with state.lock:
             state.delays[spec["path"]] = float(spec["seconds"])
         return jsonify({"ok": True})
+
+    @app.get("/_standin/drafts")
+    def drafts():
+        with state.lock:
+            return jsonify(dict(state.drafts))
 
     @app.post("/_standin/expire-tokens")
     def expire_tokens():

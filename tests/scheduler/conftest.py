@@ -58,10 +58,22 @@ class StandIn:
     def expire_tokens(self) -> None:
         requests.post(f"{self.base}/_standin/expire-tokens", timeout=5).raise_for_status()
 
+    def token(self, *, force_refresh: bool = False, secret: str = APP_SECRET) -> str:
+        """Ask stable_token for the current token, as any process of the account would."""
+        answer = self.stable_token(force_refresh=force_refresh, secret=secret)
+        return answer["access_token"]
+
+    def stable_token(self, *, force_refresh: bool = False, secret: str = APP_SECRET) -> dict:
+        body = {"grant_type": "client_credential", "appid": APP_ID, "secret": secret, "force_refresh": force_refresh}
+        return requests.post(f"{self.api_base}stable_token", json=body, timeout=5).json()
+
+    def drafts(self) -> dict:
+        """Return the drafts box: draft media_id -> the draft/add body (mass-sent drafts leave it)."""
+        return requests.get(f"{self.base}/_standin/drafts", timeout=5).json()
+
     def send_directly(self, body: dict) -> dict:
         """Make a mass send with a fresh token, as another process would have done."""
-        token = requests.get(f"{self.api_base}token", params={"grant_type": "client_credential", "appid": APP_ID,
-                                                              "secret": APP_SECRET}, timeout=5).json()["access_token"]
+        token = self.token()
         return requests.post(f"{self.api_base}message/mass/sendall", params={"access_token": token}, json=body,
                              timeout=5).json()
 

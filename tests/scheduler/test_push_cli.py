@@ -151,3 +151,28 @@ def test_send_warns_of_a_second_mass_send_on_a_subscription_account_day(sched_ma
     second = invoke(runtime, "send", "talk-1", input="n\n")
     assert "注意：今天已群发过 《专利入门》，订阅号每天只能群发 1 次，现在发送很可能因额度不足失败" in second.output
     assert second.exit_code == 1 and len(sched_standin.calls("message/mass/sendall")) == 1
+
+
+PROTECTION = ("如公众号开启了 API 群发保护（设置-安全中心-风险操作保护），发给全部粉丝的群发需管理员在 30 分钟内于微信上确认后"
+              "才会发出，管理员拒绝或超时未确认则本次群发失败")
+
+
+def test_plan_tells_staff_which_sends_wait_for_mass_send_protection(sched_make, sched_standin):
+    result = invoke(plan_runtime(sched_make), "plan")
+    assert (f"提示：old、video-1 发给全部粉丝。{PROTECTION}；请安排管理员在推送时守候确认，或在公众号后台关闭该保护。"
+            in result.output)
+
+
+def test_a_send_to_all_followers_reminds_staff_of_the_confirmation(sched_make, sched_standin):
+    runtime = sched_make(pushes=[
+        {"key": "video-1", "title": "专利入门", "kind": "video", "at": local_now(3600), "media_id": "m1"},
+        {"key": "talk-1", "title": "专家讲座", "kind": "article", "at": local_now(7200), "media_id": "d1",
+         "audience": "tag:100"}])
+    sent = invoke(runtime, "send", "video-1", input="y\n")
+    assert sent.exit_code == 0, sent.output
+    before, after = sent.output.split("已发送《专利入门》：msg_id")
+    assert f"注意：{PROTECTION}" in before and f"注意：{PROTECTION}。" in after
+    plan = invoke(runtime, "plan").output
+    assert "已发送" in plan and "等待微信送达报告；如开启了 API 群发保护，需管理员在微信上确认后才会发出" in plan
+    to_tag = invoke(runtime, "send", "talk-1", "--yes")  # a tag is not "all followers": no confirmation
+    assert to_tag.exit_code == 0 and "已发送《专家讲座》" in to_tag.output and "群发保护" not in to_tag.output

@@ -107,3 +107,39 @@ def test_bodies_match_the_mass_send_api():
         "msgtype": "mpvideo", "clientmsgid": "c"}
     assert preview_body(push, media_id="mp1", openid="staff") == {
         "touser": "staff", "mpvideo": {"media_id": "mp1"}, "msgtype": "mpvideo"}
+
+
+def test_article_warnings_follow_the_draft_rules(tmp_path):
+    cfg = config(pushes=[
+        {"key": "bare", "title": "讲座", "kind": "article", "at": dt.datetime(2027, 4, 22, 19, 30)},
+        {"key": "nocover", "title": "讲座", "kind": "article", "at": dt.datetime(2027, 4, 22, 19, 30),
+         "content": "<p>正文</p>", "audience": "tag:1"},
+        {"key": "long", "title": "专家线上讲座：" + "数据知识产权" * 5, "kind": "article",
+         "at": dt.datetime(2027, 4, 22, 19, 30), "content": "<p>正文</p>", "cover": "covers/missing.jpg",
+         "audience": "tag:1"},
+        {"key": "both", "title": "讲座", "kind": "article", "at": dt.datetime(2027, 4, 22, 19, 30),
+         "media_id": "d1", "content": "<p>正文</p>", "audience": "tag:1"},
+        {"key": "ready", "title": "讲座", "kind": "article", "at": dt.datetime(2027, 4, 22, 19, 30),
+         "content": "<p>正文</p>", "thumb_media_id": "t1", "audience": "tag:1"},
+    ])
+    warnings = plan_warnings(cfg, build_plan(cfg))
+    assert "bare《讲座》没有素材：请填写 media_id（草稿箱中草稿的 media_id；永久图文素材已不能新增）" \
+           "或 content（正文 HTML，发送时由调度器新建草稿）" in warnings
+    assert "nocover《讲座》新建草稿需要封面：请填写 cover（本地图片文件）或 thumb_media_id（永久图片素材 id）" in warnings
+    assert any(w.startswith("long《") and "的封面图片不存在" in w and "missing.jpg" in w for w in warnings)
+    assert any(w.startswith("long《") and "的标题有 37 个字，草稿标题最多 32 个字" in w for w in warnings)
+    assert "both《讲座》同时填写了 media_id 和 content：将直接群发 media_id 对应的草稿，content 不会使用" in warnings
+    assert not [w for w in warnings if w.startswith("ready《")]
+    assert len([w for w in warnings if "次群发" not in w]) == 5
+
+
+def test_article_cover_and_thumb_are_one_or_the_other_and_series_take_lists():
+    with pytest.raises(ConfigError) as err:
+        build_plan(config(pushes=[{"key": "a", "title": "t", "kind": "article", "at": dt.datetime(2027, 4, 22),
+                                   "content": "x", "cover": "c.jpg", "thumb_media_id": "t1"}]))
+    assert str(err.value) == ("config.toml: pushes[1].cover: 应为cover（封面图片文件）与 thumb_media_id 二选一，"
+                              "当前为 'c.jpg'")
+    plan = build_plan(config(series=[{"key": "talk", "kind": "article", "at": dt.datetime(2027, 4, 22, 19, 30),
+                                      "every_days": 2, "titles": ["讲座一", "讲座二"], "contents": ["<p>一</p>", "<p>二</p>"],
+                                      "covers": ["c1.jpg", ""], "thumb_media_ids": ["", "t2"]}]))
+    assert [(p.cover, p.thumb_media_id, p.makes_draft) for p in plan] == [("c1.jpg", "", True), ("", "t2", True)]

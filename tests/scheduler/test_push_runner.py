@@ -37,7 +37,9 @@ def test_video_goes_out_on_time_with_exact_bodies(sched_make, sched_runners, sch
         "clientmsgid": "ipweek-video-1"}]
     assert sent.media_id.startswith("standin_media_") and mpvideo
     assert sent.msg_id and sent.client_msg_id == "ipweek-video-1" and sent.sent_at and sent.tries == 1
-    assert sched_standin.calls("token")[0]["query"]["appid"] == "wx_sched_test"
+    assert sched_standin.bodies("stable_token") == [{"grant_type": "client_credential", "appid": "wx_sched_test",
+                                                     "secret": "sched-secret", "force_refresh": False}]
+    assert sched_standin.calls("token") == []
 
 
 def test_article_to_tag_and_text_to_all(sched_make, sched_runners, sched_standin, sched_db):
@@ -57,6 +59,7 @@ def test_article_to_tag_and_text_to_all(sched_make, sched_runners, sched_standin
          "clientmsgid": "ipweek-notice"},
     ]
     assert sched_standin.calls("media/uploadvideo") == []
+    assert sched_standin.calls("draft/add") == []  # media_id names a draft made beforehand: sent as it is
 
 
 def test_transient_errors_retry_with_the_same_clientmsgid(sched_make, sched_runners, sched_standin, sched_db):
@@ -92,7 +95,32 @@ def test_expired_token_is_refreshed_once(sched_make, sched_standin, sched_db):
     result = sending.send_push(runtime=runtime, push=push)
     assert result.status == "sent"
     paths = [c["path"] for c in sched_standin.calls()]
-    assert paths == ["token", "media/uploadvideo", "token", "media/uploadvideo", "message/mass/sendall"]
+    # WeChat's current token is a new one, so the normal mode gives it: no forced refresh.
+    assert paths == ["stable_token", "media/uploadvideo", "stable_token", "media/uploadvideo", "message/mass/sendall"]
+    assert [b["force_refresh"] for b in sched_standin.bodies("stable_token")] == [False, False]
+
+
+def test_a_rejected_current_token_is_force_refreshed_for_the_send(sched_make, sched_standin, sched_db):
+    runtime = sched_make(pushes=[video(media_id="", file="", kind="text", content="hi")])
+    push = build_plan(runtime.config)[0]
+    sched_standin.fail("message/mass/sendall", 40001)  # WeChat rejects the token it still calls current
+    result = sending.send_push(runtime=runtime, push=push)
+    assert result.status == "sent"
+    assert [c["path"] for c in sched_standin.calls()] == [
+        "stable_token", "message/mass/sendall", "stable_token", "stable_token", "message/mass/sendall"]
+    assert [b["force_refresh"] for b in sched_standin.bodies("stable_token")] == [False, False, True]
+    first, second = [c["query"]["access_token"] for c in sched_standin.calls("message/mass/sendall")]
+    assert first != second and len(sched_standin.sent()) == 1
+
+
+def test_a_wrong_app_secret_fails_the_send_with_what_to_fix(sched_make, sched_standin, sched_db):
+    runtime = sched_make(pushes=[video(media_id="", file="", kind="text", content="hi")],
+                         wechat={"app_secret": "not-the-secret"})
+    result = sending.send_push(runtime=runtime, push=build_plan(runtime.config)[0])
+    assert result.status == "failed"
+    assert result.error == "40125 invalid appsecret（AppSecret 错误：请核对 wechat.app_secret）"
+    assert sched_standin.calls("message/mass/sendall") == [] and len(sched_standin.calls("stable_token")) == 1
+    assert "not-the-secret" not in result.error
 
 
 def test_token_refresh_is_tried_only_once(sched_make, sched_standin, sched_db):
@@ -245,3 +273,15 @@ def test_the_scheduler_deletes_ended_rate_limit_windows(sched_make, sched_runner
     assert runner.tidy() == 1
     with sched_db.reader() as session:
         assert sorted(session.scalars(select(KeyValue.key))) == ["access_token", "rate:open"]
+
+
+def test_the_scheduler_ends_open_attempts_at_the_close(sched_make, sched_runners, monkeypatch):
+    """The job at quiz.closes_at runs the engine's close_open_attempts (tested in tests/bot/test_closing.py)."""
+    import bot.conversation.engine as engine
+
+    runner = sched_runners(sched_make(pushes=[video(seconds=3600)]))
+    job = runner.scheduler.get_job("close-quiz")
+    assert job.next_run_time == runner.config.quiz.closes_at
+    called = []
+    monkeypatch.setattr(engine, "close_open_attempts", lambda *, runtime: called.append(runtime) or 2)
+    assert runner.close_quiz() == 2 and called == [runner.runtime]
