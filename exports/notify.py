@@ -69,7 +69,8 @@ def notify_winners(*, runtime, draw_id: int, now: dt.datetime | None = None, api
     with runtime.db.reader() as session:
         draw = session.get(FinalDraw, draw_id)
         winners = winners_of(session, draw_id) if draw else []
-        done = {wid for wid, notices in notices_of(session, draw_id).items() if any(n.errcode == 0 for n in notices)}
+        notices = notices_of(session, draw_id)
+        done = {wid for wid, tries in notices.items() if any(n.errcode == 0 for n in tries)}
         last = dict(session.execute(select(Follower.openid, Follower.last_message_at)
                                     .where(Follower.openid.in_([w.openid for w in winners]))).all())
     pending: list[FinalWinner] = []
@@ -79,7 +80,10 @@ def notify_winners(*, runtime, draw_id: int, now: dt.datetime | None = None, api
             continue
         text = notice_text(config, winner.tier)
         seen = last.get(winner.openid)
-        if seen is not None and now - seen < SERVICE_WINDOW:
+        # WeChat already said 45015 for this winner since their last message: straight to the mass message.
+        refused = any(n.channel == CUSTOM and n.errcode == OUT_OF_WINDOW and seen is not None and n.at >= seen
+                      for n in notices.get(winner.id, []))
+        if seen is not None and now - seen < SERVICE_WINDOW and not refused:
             code, message, _ = _call(api, "message/custom/send",
                                      {"touser": winner.openid, "msgtype": "text", "text": {"content": text}})
             _record(runtime, report, winner, CUSTOM, code, message, now)
@@ -107,8 +111,7 @@ def _mass(runtime, api, report: NotifyReport, draw_id: int, pending: list[FinalW
             for winner in group:
                 _record(runtime, report, winner, OPENIDS, code, message, now)
             continue
-        code, message, answer = _call(api, "tags/create", {"tag": {"name": f"中奖者{draw_id}-{tier}"[:30]}})
-        tag_id = (answer.get("tag") or {}).get("id") if code == 0 else None
+        code, message, tag_id = _tag(api, f"中奖者{draw_id}-{tier}"[:30])
         if tag_id is not None:
             for start in range(0, len(openids), BATCH):
                 code, message, _ = _call(api, "tags/members/batchtagging",
@@ -120,6 +123,17 @@ def _mass(runtime, api, report: NotifyReport, draw_id: int, pending: list[FinalW
                                      {"filter": {"is_to_all": False, "tag_id": tag_id}, **text})
         for winner in group:
             _record(runtime, report, winner, TAG, code, message, now)
+
+
+def _tag(api, name: str) -> tuple[int, str, int | None]:
+    """The tag of this name (made by an earlier try), or a new one; (errcode, errmsg, tag id)."""
+    code, message, answer = _call(api, "tags/get", {})
+    if code == 0:
+        for tag in answer.get("tags") or []:
+            if isinstance(tag, dict) and tag.get("name") == name:
+                return 0, "", tag.get("id")
+    code, message, answer = _call(api, "tags/create", {"tag": {"name": name}})
+    return code, message, (answer.get("tag") or {}).get("id") if code == 0 else None
 
 
 def _record(runtime, report: NotifyReport, winner: FinalWinner, channel: str, code: int, message: str,

@@ -26,6 +26,8 @@ from bot.storage.models import utcnow
 from scheduler.timing import STATUS_LABELS
 
 from exports.fairplay import review
+from exports.final import in_force, notices_of, winners_of
+from exports.notify import CHANNEL_NAMES
 from exports.queries import Overview, PlayerResult, QuestionStat, overview, push_rows, question_stats, stream_players
 from exports.winners import LOTTERY, Draw, Winner
 
@@ -39,6 +41,7 @@ QUESTIONS = "题目统计"
 PUSHES = "推送记录"
 OVERVIEW = "活动概况"
 REVIEW = "异常核查"
+NOTICES = "通知记录"  # only when a final draw exists
 DRAW_SHEETS = (WINNERS, PUBLIC, RULES_SHEET)
 RESULT_SHEETS = (PLAYERS, REVIEW, QUESTIONS, PUSHES, OVERVIEW)
 
@@ -105,6 +108,9 @@ def write_workbook(*, path: Path, session: Session, config: Config, draw: Draw |
         _rules_sheet(workbook, draw, config, tz, exported_at)
     players = _players_sheet(workbook, stream_players(session, exclude=exclude), config.quiz.pass_score, tz)
     _review_sheet(workbook, review(session, config), tz)
+    current = in_force(session)
+    if current is not None:
+        _notices_sheet(workbook, current, winners_of(session, current.id), notices_of(session, current.id), tz)
     stats = question_stats(session, exclude=exclude)
     _questions_sheet(workbook, stats)
     pushes = push_rows(session)
@@ -331,6 +337,26 @@ def _review_sheet(workbook: Workbook, flagged, tz: ZoneInfo) -> None:
             sheet.append([player.openid, player.name, player.phone, flag.reason, flag.evidence,
                           "已放行" if cleared else "待审核（不参加抽奖）", cleared.cleared_by if cleared else "",
                           local_time(cleared.cleared_at, tz) if cleared else None, cleared.note if cleared else ""])
+    sheet.close()
+
+
+NOTICE_COLUMNS = [Column("最终名单", "number", 10), Column("奖项", width=12), Column("名次", "number", 8),
+                  Column("姓名", width=10), Column("手机号", width=14), Column("openid", width=34),
+                  Column("通知方式", width=14), Column("结果", width=10), Column("微信错误码", "number", 12),
+                  Column("说明", width=30), Column("时间", "datetime", 21)]
+
+
+def _notices_sheet(workbook: Workbook, draw, winners, notices, tz: ZoneInfo) -> None:
+    """Every try at telling each winner of the final draw in force; a winner not yet told has one row saying so."""
+    sheet = _Sheet(workbook, NOTICES, NOTICE_COLUMNS)
+    for w in winners:
+        head = [draw.id, w.tier, w.rank, w.name, w.phone, w.openid]
+        tries = notices.get(w.id, [])
+        if not tries:
+            sheet.append([*head, "", "未通知", None, "", None])
+        for n in tries:
+            sheet.append([*head, CHANNEL_NAMES.get(n.channel, n.channel), "已发出" if n.errcode == 0 else "失败",
+                          n.errcode, n.errmsg, local_time(n.at, tz)])
     sheet.close()
 
 

@@ -33,6 +33,10 @@ NEWS_WITHDRAWN = ("This API has been unsupported. For more details, please view 
                   "announce?action=getannouncement&announce_id=11644831863qFQSh&version=&lang=zh_CN")
 
 
+CUSTOM_WINDOW_SECONDS = 48 * 3600
+CUSTOM_PER_WINDOW = 5
+
+
 @dataclass
 class StandInState:
     """Everything the stand-in remembers; guarded by one lock."""
@@ -49,6 +53,11 @@ class StandInState:
     failures: dict[str, list[int]] = field(default_factory=dict)  # path -> errcodes to return next
     delays: dict[str, float] = field(default_factory=dict)  # path -> seconds to sleep before answering
     menu: dict | None = None
+    # The customer-service rule: a follower may be sent CUSTOM_PER_WINDOW messages within 48 hours of
+    # their last message to the account (set with /_standin/interact, as WeChat knows it).
+    interactions: dict[str, float] = field(default_factory=dict)  # openid -> epoch of their last message
+    customs: list[dict] = field(default_factory=list)  # customer-service messages that went out
+    tags: dict[int, dict] = field(default_factory=dict)  # tag id -> {"name", "members"}
     lock: threading.Lock = field(default_factory=threading.Lock)
     ids: itertools.count = field(default_factory=lambda: itertools.count(1000001))
 
@@ -139,7 +148,7 @@ def create_standin(app_id: str = "", app_secret: str = "") -> Flask:
     api_paths = ("message/mass/sendall", "message/mass/send", "message/mass/preview", "message/mass/delete",
                  "message/mass/get", "media/uploadvideo", "media/upload", "material/add_material",
                  "material/add_news", "draft/add", "message/custom/send", "menu/create", "menu/get", "menu/delete",
-                 "tags/get", "user/get")
+                 "tags/get", "user/get", "tags/create", "tags/members/batchtagging")
 
     @app.route("/cgi-bin/<path:path>", methods=["GET", "POST"])
     def api(path: str):
@@ -163,12 +172,43 @@ def create_standin(app_id: str = "", app_secret: str = "") -> Flask:
                 msg_id = next(state.ids)
                 if cid:
                     state.client_msg_ids[cid] = (msg_id, now)
-                state.sends.append({"msg_id": msg_id, "clientmsgid": cid, "path": path, "body": body})
+                tag_id = (body.get("filter") or {}).get("tag_id")
+                to = list(state.tags.get(tag_id, {}).get("members", [])) if tag_id is not None else body.get("touser")
+                state.sends.append({"msg_id": msg_id, "clientmsgid": cid, "path": path, "body": body, "to": to})
                 if body.get("msgtype") == "mpnews":
                     # A draft that has been mass-sent leaves the drafts box.
                     state.drafts.pop(str(body.get("mpnews", {}).get("media_id", "")), None)
             return jsonify({"errcode": 0, "errmsg": "send job submission success",
                             "msg_id": msg_id, "msg_data_id": msg_id})
+        if path == "message/custom/send":
+            openid = str(body.get("touser", ""))
+            with state.lock:
+                seen = state.interactions.get(openid)
+                if seen is None or now - seen > CUSTOM_WINDOW_SECONDS:
+                    return error(45015, "response out of time limit or subscription is canceled")
+                used = [c for c in state.customs if c["touser"] == openid and c["at"] >= seen]
+                if len(used) >= CUSTOM_PER_WINDOW:
+                    return error(45047, "out of response count limit")
+                state.customs.append({"touser": openid, "at": now, "body": body})
+            return error(0, "ok")
+        if path == "tags/create":
+            name = str((body.get("tag") or {}).get("name", ""))
+            with state.lock:
+                if not name or len(name) > 30 or any(t["name"] == name for t in state.tags.values()):
+                    return error(45157, "invalid tag name")
+                tag_id = 100 + len(state.tags)
+                state.tags[tag_id] = {"name": name, "members": []}
+            return jsonify({"tag": {"id": tag_id, "name": name}})
+        if path == "tags/members/batchtagging":
+            with state.lock:
+                tag = state.tags.get(body.get("tagid"))
+                if tag is None:
+                    return error(45159, "invalid tag id")
+                openids = body.get("openid_list") or []
+                if not isinstance(openids, list) or len(openids) > 50:
+                    return error(40032, "invalid openid list size")
+                tag["members"].extend(o for o in openids if o not in tag["members"])
+            return error(0, "ok")
         if path == "message/mass/preview":
             return jsonify({"errcode": 0, "errmsg": "preview success", "msg_id": next(state.ids)})
         if path == "material/add_news":
@@ -202,7 +242,9 @@ def create_standin(app_id: str = "", app_secret: str = "") -> Flask:
                 state.menu = None
             return error(0, "ok")
         if path == "tags/get":
-            return jsonify({"tags": []})
+            with state.lock:
+                return jsonify({"tags": [{"id": i, "name": t["name"], "count": len(t["members"])}
+                                         for i, t in state.tags.items()]})
         if path == "user/get":
             return jsonify({"total": 0, "count": 0, "data": {"openid": []}, "next_openid": ""})
         return error(0, "ok")
@@ -217,9 +259,25 @@ def create_standin(app_id: str = "", app_secret: str = "") -> Flask:
         with state.lock:
             return jsonify(list(state.sends))
 
+    @app.post("/_standin/interact")
+    def interact():
+        """Note that a follower wrote to the account (at: epoch seconds, default now): opens their 48 hours."""
+        spec = request.get_json(force=True)
+        with state.lock:
+            state.interactions[str(spec["openid"])] = float(spec.get("at") or time.time())
+        return jsonify({"ok": True})
+
+    @app.get("/_standin/customs")
+    def customs():
+        with state.lock:
+            return jsonify(list(state.customs))
+
     @app.post("/_standin/reset")
     def reset():
         with state.lock:
+            state.interactions.clear()
+            state.customs.clear()
+            state.tags.clear()
             state.calls.clear()
             state.sends.clear()
             state.client_msg_ids.clear()

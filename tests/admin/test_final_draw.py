@@ -84,3 +84,84 @@ def test_a_winner_who_writes_afterwards_is_told_their_prize_and_how_to_claim_it(
     assert "没有听懂" in told
     assert "获得「二等奖」" in wechat.text("p-bob", "排名", create_time=next(TICKS)).content
     assert "🎉" not in wechat.text("p-carol", "你好", create_time=next(TICKS)).content
+
+
+class TestNotifyingTheWinners:
+    @pytest.fixture
+    def standin_url(self):
+        import threading
+
+        from waitress.server import create_server
+
+        from bot.wechat.standin import create_standin
+        server = create_server(create_standin(), host="127.0.0.1", port=0, threads=4)
+        threading.Thread(target=server.run, daemon=True).start()
+        yield f"http://127.0.0.1:{server.effective_port}"
+        server.close()
+
+    @pytest.fixture
+    def config_overrides(self, standin_url):
+        return {"admin": {"password": PASSWORD}, "wechat": {"api_base_url": f"{standin_url}/cgi-bin/"},
+                "notify": {"claim": "请于5月10日前携身份证到市知识产权局领取。"}}
+
+    def test_by_customer_service_inside_48_hours_else_by_tag_every_failure_shown(self, staff, players, runtime,
+                                                                               clock, wechat, standin_url):
+        import time
+
+        import requests
+
+        clock.now = AFTER_CLOSE
+        login(staff)
+        confirm(staff)
+        for openid in ("p-alice", "p-bob"):  # both write after the close: inside 48 hours by the bot's records
+            wechat.text(openid, "你好", create_time=next(TICKS))
+        # WeChat knows alice's message; bob's it does not (say, it came through another channel): 45015.
+        requests.post(f"{standin_url}/_standin/interact", json={"openid": "p-alice", "at": time.time()}, timeout=5)
+        requests.post(f"{standin_url}/_standin/fail", json={"path": "message/mass/sendall", "errcodes": [45028]},
+                      timeout=5)
+        token = csrf_from(staff, "/admin/results/")
+        first = staff.post("/admin/results/notify", data={"csrf_token": token, "draw_id": "1"}, follow_redirects=True)
+        text = first.get_data(as_text=True)
+        assert "已通知 1 人；客服消息 1 人；2 次失败（微信错误码 45015、45028，见下表）。" in text
+        assert "客服消息：<span class=\"badge ok\">已发出</span>" in text
+        assert "客服消息：<span class=\"badge bad\">失败 45015</span>" in text
+        assert "按标签群发：<span class=\"badge bad\">失败 45028</span>" in text
+        [custom] = requests.get(f"{standin_url}/_standin/customs", timeout=5).json()
+        assert custom["touser"] == "p-alice"
+        assert custom["body"]["text"]["content"] == ("恭喜你在2027年知识产权宣传周有奖竞答中获得「一等奖」！"
+                                                    "请于5月10日前携身份证到市知识产权局领取。")
+
+        again = staff.post("/admin/results/notify", data={"csrf_token": token, "draw_id": "1"}, follow_redirects=True)
+        assert "已通知 1 人；按标签群发 1 人；1 人此前已通知，未重发。" in again.get_data(as_text=True)
+        [sent] = requests.get(f"{standin_url}/_standin/sent", timeout=5).json()
+        assert sent["to"] == ["p-bob"] and sent["body"]["filter"] == {"is_to_all": False, "tag_id": sent["body"][
+            "filter"]["tag_id"]} and "获得「二等奖」" in sent["body"]["text"]["content"]
+        assert len(requests.get(f"{standin_url}/_standin/customs", timeout=5).json()) == 1  # alice not told twice
+
+        import io
+
+        from openpyxl import load_workbook
+        book = load_workbook(io.BytesIO(staff.get("/admin/results/results.xlsx").data), read_only=True)
+        rows = [list(r) for r in book["通知记录"].iter_rows(values_only=True)]
+        assert rows[0][:9] == ["最终名单", "奖项", "名次", "姓名", "手机号", "openid", "通知方式", "结果", "微信错误码"]
+        assert [r[6:9] for r in rows[1:]] == [["客服消息", "已发出", 0], ["客服消息", "失败", 45015],
+                                              ["按标签群发", "失败", 45028], ["按标签群发", "已发出", 0]]
+        assert rows[1][3:5] == ["张三", "13800138000"]
+
+    def test_the_stand_in_refuses_customer_service_outside_48_hours(self, standin_url):
+        import time
+
+        import requests
+
+        api = f"{standin_url}/cgi-bin/"
+        token = requests.post(api + "stable_token", json={"grant_type": "client_credential", "appid": "x",
+                                                          "secret": "y"}, timeout=5).json()["access_token"]
+        body = {"touser": "o-late", "msgtype": "text", "text": {"content": "hi"}}
+        requests.post(f"{standin_url}/_standin/interact", json={"openid": "o-late", "at": time.time() - 49 * 3600},
+                      timeout=5)
+        late = requests.post(api + "message/custom/send", params={"access_token": token}, json=body, timeout=5).json()
+        assert late["errcode"] == 45015
+        requests.post(f"{standin_url}/_standin/interact", json={"openid": "o-late"}, timeout=5)
+        answers = [requests.post(api + "message/custom/send", params={"access_token": token}, json=body,
+                                 timeout=5).json()["errcode"] for _ in range(6)]
+        assert answers == [0, 0, 0, 0, 0, 45047]
