@@ -127,7 +127,7 @@ def _reply_xml(inbound: Inbound, answer) -> str:
     """Render the engine's answer as passive-reply XML ("" tells WeChat "success")."""
     if answer.busy:
         # Nothing was stored, so the follower's resend is processed afresh; an event nobody sees gets no text.
-        if inbound.msg_type == "event" and inbound.event not in ("click", "subscribe", "subscribe_scan"):
+        if inbound.msg_type == "event" and inbound.event not in ("click", "subscribe", "subscribe_scan", "scan"):
             return ""
         create_time = int(time.time())
     else:

@@ -43,6 +43,15 @@ class SetSubscription:
 
 
 @dataclass(frozen=True)
+class RecordChannel:
+    """A follow or scan through a channel QR code: counted every time; the first one says who brought them."""
+
+    openid: str
+    scene: str
+    event: str  # "subscribe" (a follow through the code) or "scan" (a follower scanning it)
+
+
+@dataclass(frozen=True)
 class SetState:
     """Move the follower's conversation state from `old` (as read) to `new`."""
 

@@ -18,8 +18,8 @@ from questions.render import join_within_limit
 from bot.config import Config
 from bot.quiz.prizes import notice_text
 from bot.conversation import outreach, ratelimit, states
-from bot.conversation.changes import (ClaimMessage, CountMessage, RecordDelivery, SetState, SetSubscription,
-                                      TouchFollower)
+from bot.conversation.changes import (ClaimMessage, CountMessage, RecordChannel, RecordDelivery, SetState,
+                                      SetSubscription, TouchFollower)
 from bot.conversation.facts import Facts
 from bot.conversation.message import Inbound
 from bot.conversation.states import AWAIT_CONTACT, CONFIRM_QUIT, IDLE, IN_QUIZ
@@ -448,8 +448,14 @@ def _run_key(facts, msg, ctx, state, key: str) -> Outcome:
 
 def _event(facts, msg, ctx, state) -> Outcome:
     if msg.event in ("subscribe", "subscribe_scan"):
-        return Outcome(outreach.welcome_text(ctx.config, ctx.local_now), state,
-                       (SetSubscription(openid=msg.openid, subscribed=True),))
+        changes = [SetSubscription(openid=msg.openid, subscribed=True)]
+        if msg.event == "subscribe_scan" and msg.content:
+            changes.append(RecordChannel(openid=msg.openid, scene=msg.content[:64], event="subscribe"))
+        return Outcome(outreach.welcome_text(ctx.config, ctx.local_now), state, tuple(changes))
+    if msg.event == "scan":
+        # A follower scanning a channel code (a poster, a school's code): counted, and shown the activity.
+        changes = (RecordChannel(openid=msg.openid, scene=msg.content[:64], event="scan"),) if msg.content else ()
+        return Outcome(_with_reminder(facts, ctx, outreach.welcome_text(ctx.config, ctx.local_now)), state, changes)
     if msg.event == "unsubscribe":
         return Outcome("", state, (SetSubscription(openid=msg.openid, subscribed=False),))
     if msg.event == "click":

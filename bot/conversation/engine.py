@@ -34,8 +34,8 @@ from scheduler.plan import build_plan
 
 from bot.config import Config, per_config
 from bot.conversation import writers as conversation_writers
-from bot.conversation.changes import (ClaimMessage, CountMessage, RecordDelivery, SetState, SetSubscription,
-                                      TouchFollower)
+from bot.conversation.changes import (ClaimMessage, CountMessage, RecordChannel, RecordDelivery, SetState,
+                                      SetSubscription, TouchFollower)
 from bot.conversation.decide import Context, Decision, decide, decide_close
 from bot.conversation.facts import Facts, Missing
 from bot.conversation.message import Inbound
@@ -61,6 +61,7 @@ WRITERS = {
     TouchFollower: conversation_writers.touch_follower,
     SetSubscription: conversation_writers.set_subscription,
     SetState: conversation_writers.set_state,
+    RecordChannel: conversation_writers.record_channel,
     StartAttempt: quiz_writers.start_attempt,
     RecordAnswer: quiz_writers.record_answer,
     MoveAttempt: quiz_writers.move_attempt,

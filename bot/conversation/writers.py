@@ -9,7 +9,8 @@ import datetime as dt
 
 from bot.config import Config
 from bot.conversation import ratelimit
-from bot.conversation.changes import ClaimMessage, CountMessage, SetState, SetSubscription, TouchFollower
+from bot.conversation.changes import (ClaimMessage, CountMessage, RecordChannel, SetState, SetSubscription,
+                                      TouchFollower)
 from bot.storage import counters, signed_requests
 from bot.storage.driver_sql import DriverConnection, Statement
 
@@ -26,6 +27,11 @@ _NEW_FOLLOWER = Statement("""
 _TOUCH = Statement("UPDATE followers SET last_message_at = :now WHERE openid = :openid")
 _SUBSCRIBE = Statement("UPDATE followers SET subscribed = :yes, subscribed_at = :now WHERE openid = :openid")
 _UNSUBSCRIBE = Statement("UPDATE followers SET subscribed = :no, unsubscribed_at = :now WHERE openid = :openid")
+_SCAN = Statement("INSERT INTO channel_scans (openid, scene, event, at) VALUES (:openid, :scene, :event, :now)")
+_BROUGHT = Statement("""
+    INSERT INTO follower_channels (openid, scene, at) VALUES (:openid, :scene, :now)
+    ON CONFLICT (openid) DO NOTHING
+""")
 _SET_STATE = Statement("""
     UPDATE followers SET state = :new WHERE openid = :openid AND coalesce(state, '') = :old
 """)
@@ -72,6 +78,13 @@ def set_subscription(conn: DriverConnection, change: SetSubscription, *, now: dt
     """Record a follow or an unfollow, with its time."""
     conn.write(_SUBSCRIBE if change.subscribed else _UNSUBSCRIBE,
                {"openid": change.openid, "now": conn.stored_time(now), "yes": True, "no": False})
+
+
+def record_channel(conn: DriverConnection, change: RecordChannel, *, now: dt.datetime, config: Config) -> None:
+    """Count a follow or scan through a channel code, and note the channel that first brought the follower."""
+    params = {"openid": change.openid, "scene": change.scene, "event": change.event, "now": conn.stored_time(now)}
+    conn.write(_SCAN, params)
+    conn.write(_BROUGHT, params)
 
 
 def set_state(conn: DriverConnection, change: SetState, *, now: dt.datetime, config: Config) -> None:

@@ -250,3 +250,25 @@ class WinnerNotice(Base):
     errcode: Mapped[int] = mapped_column(Integer, default=0)
     errmsg: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class FollowerChannel(Base):
+    """The channel (QR code scene) that first brought a follower: set once, by the first follow or scan."""
+
+    __tablename__ = "follower_channels"
+
+    openid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scene: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class ChannelScan(Base):
+    """Every follow or scan through a channel code (a follower may scan many codes, many times)."""
+
+    __tablename__ = "channel_scans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    openid: Mapped[str] = mapped_column(String(64), index=True)
+    scene: Mapped[str] = mapped_column(String(64), index=True)
+    event: Mapped[str] = mapped_column(String(16))  # subscribe (a follow through the code) or scan
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
