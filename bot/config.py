@@ -30,7 +30,7 @@ SECRET_KEYS = frozenset({(section, key) for _, section, key in ENV_OVERRIDES} | 
 # wechat.message_mode: the account's 消息加解密方式, and how an error names it.
 MESSAGE_MODES = {"plaintext": "明文模式", "compatible": "兼容模式", "safe": "安全模式"}
 
-ACTIONS = ("help", "schedule", "quiz", "lectures", "rank", "quit", "contact")
+ACTIONS = ("help", "schedule", "quiz", "lectures", "rank", "leaderboard", "quit", "contact")
 
 
 class ConfigError(Exception):
@@ -166,6 +166,7 @@ DEFAULT_KEYWORDS: dict[str, tuple[str, ...]] = {
     "quiz": ("答题", "竞答", "开始答题", "有奖竞答"),
     "lectures": ("微讲堂", "讲堂", "视频"),
     "rank": ("排名", "成绩", "我的成绩"),
+    "leaderboard": ("排行榜", "排行", "光荣榜"),
     "quit": ("放弃", "交卷", "退出", "结束", "结束答题", "提前交卷"),
     "contact": ("领奖", "登记", "修改信息"),
 }

@@ -24,7 +24,7 @@ from bot.conversation.facts import Facts
 from bot.conversation.message import Inbound
 from bot.conversation.states import AWAIT_CONTACT, CONFIRM_QUIT, IDLE, IN_QUIZ
 from bot.masking import short_openid
-from bot.quiz import registration, rules
+from bot.quiz import leaderboard, registration, rules
 from bot.quiz.changes import MarkBest, MoveAttempt, RecordAnswer, StartAttempt, StoreContact
 from bot.quiz.rules import ABANDONED, ACTIVE, CLOSED, EXPIRED, FINISHED, PrizeRule, StandingKey
 
@@ -295,6 +295,19 @@ def _rank(facts, msg, ctx, state) -> Outcome:
     return Outcome(_with_reminder(facts, ctx, text), after, changes)
 
 
+def _leaderboard(facts, msg, ctx, state) -> Outcome:
+    """The top players (masked), how many play, and the follower's own standing."""
+    facts.prefetch("top", "best")
+    best = facts.best()
+    standing = _standing(facts, ctx, msg.openid) if best is not None else None
+    players = standing.players if standing else facts.rank(StandingKey(score=10**9, duration_seconds=0,
+                                                                        finished_at=ctx.now, id=0)).players
+    own = (standing.key.score, standing.key.duration_seconds, standing.rank) if standing else None
+    text = leaderboard.leaderboard_text(leaderboard.entries(facts.top()), players=players, own=own,
+                                        quiz_word=ctx.config.keywords["quiz"][0])
+    return Outcome(_with_reminder(facts, ctx, text), state)
+
+
 def _quit(facts, msg, ctx, state) -> Outcome:
     """Ask to confirm ending the attempt early; end it once confirmed."""
     if facts.attempt is None:
@@ -335,6 +348,7 @@ ACTIONS: dict[str, Handler] = {
     "lectures": _lectures,
     "quiz": _start,
     "rank": _rank,
+    "leaderboard": _leaderboard,
     "quit": _quit,
     "contact": _ask_contact,
 }

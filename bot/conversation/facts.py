@@ -123,6 +123,10 @@ class Facts:
     def lectures(self) -> str:
         return self.need("lectures")
 
+    def top(self) -> list:
+        """The leaderboard's top rows (bot.quiz.leaderboard)."""
+        return self.need("top")
+
     def prize(self) -> str | None:
         """The prize this follower won in the final draw in force (its tier), or None."""
         return self.need("prize")

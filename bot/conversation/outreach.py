@@ -15,6 +15,7 @@ ACTION_LABELS = (
     ("lectures", "观看知识产权微讲堂"),
     ("schedule", "查看本周活动安排"),
     ("rank", "查看我的成绩和排名"),
+    ("leaderboard", "查看排行榜前十名"),
     ("help", "查看全部关键词"),
 )
 

@@ -14,6 +14,7 @@ from scheduler.lectures import lectures_text
 from bot.conversation.facts import AttemptFacts, Best, Facts, FollowerFacts, ItemFacts, Missing, RateWindow, Rank
 from bot.conversation.message import Inbound
 from bot.quiz import bank_pool
+from bot.quiz.leaderboard import leaderboard_params, leaderboard_sql
 from bot.quiz.rules import ENDED, SIMULATOR_PREFIX, STANDING, StandingKey
 from bot.storage import counters
 from bot.storage.driver_sql import DriverConnection, Statement
@@ -78,6 +79,11 @@ def _rank_statement(testers: int) -> Statement:
     return Statement(f"SELECT {ahead}, {players}")
 
 
+@functools.lru_cache(maxsize=8)
+def _leaderboard_statement(testers: int) -> Statement:
+    return Statement(leaderboard_sql(testers))
+
+
 def read_base(conn: DriverConnection, inbound: Inbound) -> Facts:
     """Read what every turn uses, in one statement."""
     rows = conn.rows(_BASE, {"key": inbound.dedupe_key, "openid": inbound.openid,
@@ -133,6 +139,9 @@ def _read(conn: DriverConnection, runtime, inbound: Inbound, facts: Facts, fact:
         facts.loaded["seen"] = frozenset(row[0] for row in conn.rows(_SEEN, {"openid": openid}))
     elif fact == "pool":
         facts.loaded["pool"] = _pool(conn, runtime)
+    elif fact == "top":
+        testers = runtime.config.quiz.testers
+        facts.loaded["top"] = conn.rows(_leaderboard_statement(len(testers)), leaderboard_params(testers))
     elif fact == "prize":
         rows = conn.rows(_PRIZE, {"openid": openid})
         facts.loaded["prize"] = rows[0][0] if rows else None

@@ -95,6 +95,8 @@ class Attempt(Base):
               sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
         Index("ix_attempts_openid_status", "openid", "status"),
         Index("ix_attempts_standing", "best", "score", "duration_seconds", "finished_at"),
+        # The standing order itself (bot.quiz.rules.STANDING), so the leaderboard reads its top rows and stops.
+        Index("ix_attempts_leaderboard", "best", text("score DESC"), "duration_seconds", "finished_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -272,3 +274,17 @@ class ChannelScan(Base):
     scene: Mapped[str] = mapped_column(String(64), index=True)
     event: Mapped[str] = mapped_column(String(16))  # subscribe (a follow through the code) or scan
     at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class Channel(Base):
+    """A channel code: a permanent QR code (QR_LIMIT_STR_SCENE) whose scene tells where a follower came from."""
+
+    __tablename__ = "channels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scene: Mapped[str] = mapped_column(String(64), unique=True)  # scene_str: ASCII, 1-64 characters
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    ticket: Mapped[str] = mapped_column(String(255))
+    url: Mapped[str] = mapped_column(String(255))  # what the code encodes (http://weixin.qq.com/q/...)
+    image_path: Mapped[str] = mapped_column(String(1024), default="")  # "" until the image is saved
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
