@@ -419,7 +419,7 @@ def _receive_contact(facts, msg, ctx, state) -> Outcome:
     if best is None or best < config.quiz.pass_score:
         # Details from a player below the pass score: say what registration needs; store nothing.
         return Outcome(registration.below_pass_text(config, best), IDLE)
-    parsed = registration.parse_contact(text)
+    parsed = registration.parse_contact(text, outreach.all_keywords(config))
     if isinstance(parsed, str):
         return Outcome(parsed, AWAIT_CONTACT)
     follower = facts.follower

@@ -96,6 +96,14 @@ def welcome_text(config: Config, now_local: dt.datetime) -> str:
     return "\n".join(lines)
 
 
+@per_config
+def all_keywords(config: Config) -> frozenset[str]:
+    """Every word the bot answers (actions and configured replies), normalised."""
+    words = [w for action_words in config.keywords.values() for w in action_words]
+    words += [w for reply in config.replies for w in reply.words]
+    return frozenset(normalize(w) for w in words)
+
+
 def help_text(config: Config) -> str:
     """List what a follower can send."""
     return "\n".join([f"{config.activity.name}（{date_range(config)}）", "回复以下关键词：",

@@ -10,7 +10,11 @@ from bot.masking import mask_phone
 
 STATE = "contact"  # Follower.state while a qualified player's details are awaited
 MOBILE = re.compile(r"(?<![\d+])(?:\+?86[\s-]?)?(1[3-9]\d(?:[\s-]?\d){8})(?!\d)")
-_LABELS = re.compile(r"(姓名|名字|手机号码|手机号|手机|电话|联系方式|领奖|登记)[:：]?")
+_LABELS = re.compile(r"(?i)(姓名|名字|联系电话|电话号码|手机号码|手机号|手机|电话|号码|联系方式|领奖|登记|\bname\b|\bphone\b|"
+                     r"\bmobile\b|\btel\b)(?:是|为)?[:：]?")
+# How people introduce themselves before the name: 我叫王五, 我是王五, 本人王五, 我的名字是王五.
+_GREETINGS = frozenset({"你好", "您好", "hi", "hello", "谢谢", "麻烦了"})
+_INTRO = re.compile(r"^(?:你好|您好)?[,，]?(?:我的名字是|我的名字叫|我叫|我是|本人是|本人|名字叫|叫)")
 _NAME = re.compile(r"^(?:[\u4e00-\u9fff]{2,10}(?:[·•][\u4e00-\u9fff]{1,10})*|[A-Za-z][A-Za-z .'-]{1,38}[A-Za-z])$")
 USE_NOTE = "信息仅用于本次活动联系和发放奖品，活动结束后按规定删除。"
 
@@ -32,17 +36,24 @@ def looks_like_contact(text: str) -> bool:
     return bool(MOBILE.search(folded) or _PHONE_ATTEMPT.search(folded))
 
 
-def parse_contact(text: str) -> ContactDetails | str:
-    """Read "name + mobile" from a message; return the details or a Chinese error to reply."""
+def parse_contact(text: str, keywords: frozenset[str] = frozenset()) -> ContactDetails | str:
+    """Read "name + mobile" from a message; return the details or a Chinese error to reply.
+
+    People write "我叫王五，电话13912345678": the introduction and the labels are not the name. A word
+    the bot answers (`keywords`, normalised as outreach.normalize does) is never taken for a name.
+    """
     compact = fold(text or "")
     match = MOBILE.search(compact)
     if not match:
         return "没有找到有效的手机号（11位，以1开头的大陆手机号）。请按“姓名 手机号”发送，例如：张三 13800138000"
     rest = (compact[: match.start()] + " " + compact[match.end():])
     rest = _LABELS.sub(" ", rest)
-    name = " ".join(re.sub(r"[,，;；、/|:：+]+", " ", rest).split())
+    parts = [_INTRO.sub("", part) for part in re.sub(r"[,，;；、/|:：+。.!！]+", " ", rest).split()]
+    name = " ".join(part for part in parts if part and part.lower() not in _GREETINGS)
     if not name:
         return "请同时发送姓名，例如：张三 13800138000"
+    if name.lower() in keywords:
+        return f"「{name[:20]}」不是姓名。请按“姓名 手机号”发送，例如：张三 13800138000"
     if re.search(r"\d", name) or not _NAME.match(name):
         return f"姓名「{name[:20]}」看起来不对，请填写真实姓名（2–10个汉字，或英文名），例如：张三 13800138000"
     return ContactDetails(name=name, phone=re.sub(r"[\s-]", "", match.group(1)))

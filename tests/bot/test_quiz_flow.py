@@ -479,3 +479,25 @@ class TestNoContactCollection:
             assert reply.content == "本次活动无需登记领奖信息，获奖名单将在本公众号公布。"
         with runtime.db.reader() as session:
             assert session.get(Follower, "p-nc").phone is None
+
+
+@pytest.mark.parametrize("text, name", [
+    ("我叫王五，电话13912345678", "王五"),
+    ("你好，我叫欧阳修，手机号是13800138000。", "欧阳修"),
+    ("本人赵六，联系电话：139 1234 5678", "赵六"),
+    ("姓名：李雷 手机：13800138000", "李雷"),
+    ("name Tom Lee 13800138000", "Tom Lee"),
+])
+def test_contact_details_are_read_as_people_write_them(text, name):
+    from bot.quiz.registration import parse_contact
+
+    assert parse_contact(text).name == name
+
+
+def test_a_keyword_beside_a_number_is_not_a_name(wechat, runtime):
+    wechat.text("p-kw", "答题")
+    play(wechat, runtime, "p-kw", correct=5)
+    reply = wechat.text("p-kw", "答题 13912345678", create_time=next(TICKS))
+    assert reply.content.startswith("「答题」不是姓名。请按“姓名 手机号”发送")
+    with runtime.db.reader() as session:
+        assert session.get(Follower, "p-kw").name is None
