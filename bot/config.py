@@ -495,7 +495,7 @@ _DECLARED: dict[str, SectionSpec] = {}
 # Packages above bot's lower layers declare their own sections (declare_section) when imported.
 # bot.config is the bottom layer, so it imports them by name, when a file is loaded, and never by an
 # import statement: the packages' layering stays one way.
-SECTION_MODULES = ("scheduler.plan", "exports.settings", "bot.quiz.fairplay", "bot.quiz.prizes")
+SECTION_MODULES = ("scheduler.plan", "exports.settings", "bot.quiz.fairplay", "bot.quiz.prizes", "bot.quiz.details")
 
 
 def declare_section(name: str, *, keys, array: bool = False, nested: str = "",

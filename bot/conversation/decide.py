@@ -24,7 +24,8 @@ from bot.conversation.facts import Facts
 from bot.conversation.message import Inbound
 from bot.conversation.states import AWAIT_CONTACT, CONFIRM_QUIT, IDLE, IN_QUIZ
 from bot.masking import short_openid
-from bot.quiz import leaderboard, registration, rules
+from bot.masking import mask_phone
+from bot.quiz import details, leaderboard, registration, rules
 from bot.quiz.changes import MarkBest, MoveAttempt, RecordAnswer, StartAttempt, StoreContact
 from bot.quiz.rules import ABANDONED, ACTIVE, CLOSED, EXPIRED, FINISHED, PrizeRule, StandingKey
 
@@ -61,6 +62,8 @@ class Outcome:
     reply: str
     state: str
     changes: tuple = ()
+    # In AWAIT_CONTACT: the registration field asked for ("" for name and mobile); None keeps what was asked.
+    awaiting: str | None = None
 
 
 @dataclass(frozen=True)
@@ -411,7 +414,8 @@ def _confirm_or_continue(facts, msg, ctx, state) -> Outcome:
 
 
 def _receive_contact(facts, msg, ctx, state) -> Outcome:
-    """Check and store name + mobile from a qualified player; corrections overwrite."""
+    """Check and store a qualified player's details: name + mobile, and the configured fields (all in one
+    message, or one at a time as asked); corrections overwrite; then ask for what is still required."""
     config, text = ctx.config, msg.content
     if not config.quiz.collect_contact:
         return Outcome(registration.NOT_COLLECTED_TEXT, IDLE)
@@ -419,19 +423,55 @@ def _receive_contact(facts, msg, ctx, state) -> Outcome:
     if best is None or best < config.quiz.pass_score:
         # Details from a player below the pass score: say what registration needs; store nothing.
         return Outcome(registration.below_pass_text(config, best), IDLE)
-    parsed = registration.parse_contact(text, outreach.all_keywords(config))
-    if isinstance(parsed, str):
-        return Outcome(parsed, AWAIT_CONTACT)
+    settings = details.detail_settings(config)
+    stored = facts.details() if settings.fields else {}
+    awaiting = states.awaited(facts) if state == AWAIT_CONTACT else ""
+    read = details.read_details(text, settings, awaiting=awaiting)
     follower = facts.follower
-    corrected = bool(follower and follower.phone)
-    return Outcome(registration.stored_text(parsed.name, parsed.phone, corrected), IDLE,
-                   (StoreContact(openid=msg.openid, name=parsed.name, phone=parsed.phone),))
+    had_phone = bool(follower and follower.phone)
+    problems = list(read.problems)
+    contact = None
+    if registration.looks_like_contact(read.rest) or not (had_phone or read.values or problems):
+        parsed = registration.parse_contact(read.rest, outreach.all_keywords(config))
+        if isinstance(parsed, str):
+            problems.insert(0, parsed)
+        else:
+            contact = parsed
+    name = contact.name if contact else (follower.name if follower else None)
+    phone = contact.phone if contact else (follower.phone if follower else None)
+    merged = {**stored, **read.values}
+    todo = details.missing(settings, merged)
+    changes = ()
+    lines = []
+    if contact or read.values:
+        changes = (StoreContact(openid=msg.openid, name=contact.name if contact else None,
+                                phone=contact.phone if contact else None,
+                                details=tuple(sorted(read.values.items()))),)
+        if phone:
+            verb = "已更新" if had_phone or (stored and read.values) else "已登记"
+            lines.append(f"{verb}领奖信息：{name}，手机号 {mask_phone(phone)}{details.echo_lines(settings, merged)}。")
+        else:
+            lines.append(f"已记下{details.echo_lines(settings, read.values).lstrip('，')}。")
+    lines += problems
+    if not phone:
+        lines.append(registration.request_text().splitlines()[0])
+        return Outcome("\n".join(lines), AWAIT_CONTACT, changes, awaiting="")
+    if todo:
+        lines.append(details.ask_text(settings, todo[0]))
+        return Outcome("\n".join(lines), AWAIT_CONTACT, changes, awaiting=todo[0])
+    if problems and not changes:
+        return Outcome("\n".join(lines), state)
+    other = f"，其他信息写明项目再发，如“{details.LABELS[settings.fields[0]]}：…”" if settings.fields else ""
+    lines.append(f"如需修改，重新发送“姓名 手机号”即可{other}。\n{registration.USE_NOTE}")
+    return Outcome("\n".join(lines), IDLE, changes)
 
 
 def _other_text(facts, msg, ctx, state) -> Outcome:
     """Text outside the quiz: contact details, a configured reply, or a short help."""
     text = msg.content if msg.msg_type == "text" else ""
-    if text and registration.looks_like_contact(text):
+    settings = details.detail_settings(ctx.config)
+    if text and (registration.looks_like_contact(text) or details.looks_like_details(text, settings)
+                 or (state == AWAIT_CONTACT and states.awaited(facts))):
         return _receive_contact(facts, msg, ctx, state)
     reply = outreach.match_reply(ctx.config, text) if text else None
     if reply:
@@ -537,7 +577,10 @@ def decide(facts: Facts, msg: Inbound, ctx: Context) -> Decision:
     touch = _touch(facts, msg, ctx.now)
     changes = [*counted, *((touch,) if touch else ()), *outcome.changes]
     current = facts.follower.state if facts.follower else None
-    wanted = states.stored_state(outcome.state, facts.attempt.id if facts.attempt else None)
+    awaiting = outcome.awaiting
+    if awaiting is None:
+        awaiting = states.awaited(facts) if state == AWAIT_CONTACT else ""
+    wanted = states.stored_state(outcome.state, facts.attempt.id if facts.attempt else None, awaiting)
     if wanted != current:
         changes.append(SetState(openid=msg.openid, old=current, new=wanted))
     changes.append(_claim(msg, kind, outcome.reply))

@@ -123,6 +123,10 @@ class Facts:
     def lectures(self) -> str:
         return self.need("lectures")
 
+    def details(self) -> dict[str, str]:
+        """The registration details stored besides name and mobile (bot.quiz.details), {} if none."""
+        return self.need("details")
+
     def top(self) -> list:
         """The leaderboard's top rows (bot.quiz.leaderboard)."""
         return self.need("top")

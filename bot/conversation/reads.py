@@ -50,6 +50,7 @@ _SEEN = Statement("""
     SELECT i.question_id FROM attempt_items i JOIN attempts a ON a.id = i.attempt_id WHERE a.openid = :openid
 """)
 _BANK = Statement("SELECT id, version, imported_at FROM banks WHERE name = :bank")
+_DETAILS = Statement("SELECT unit, district, id_number, address FROM registrations WHERE openid = :openid")
 _PRIZE = Statement("""
     SELECT tier FROM final_winners
     WHERE openid = :openid AND draw_id = (SELECT max(id) FROM final_draws)
@@ -139,6 +140,10 @@ def _read(conn: DriverConnection, runtime, inbound: Inbound, facts: Facts, fact:
         facts.loaded["seen"] = frozenset(row[0] for row in conn.rows(_SEEN, {"openid": openid}))
     elif fact == "pool":
         facts.loaded["pool"] = _pool(conn, runtime)
+    elif fact == "details":
+        rows = conn.rows(_DETAILS, {"openid": openid})
+        facts.loaded["details"] = ({k: v for k, v in zip(("unit", "district", "id_number", "address"), rows[0]) if v}
+                                   if rows else {})
     elif fact == "top":
         testers = runtime.config.quiz.testers
         facts.loaded["top"] = conn.rows(_leaderboard_statement(len(testers)), leaderboard_params(testers))

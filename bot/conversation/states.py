@@ -33,13 +33,22 @@ def state_of(facts: Facts) -> str:
     stored = facts.follower.state if facts.follower else None
     if facts.attempt is not None:
         return CONFIRM_QUIT if stored == f"{_QUIT_PREFIX}{facts.attempt.id}" else IN_QUIZ
-    return AWAIT_CONTACT if stored == CONTACT_STATE else IDLE
+    if stored == CONTACT_STATE or (stored or "").startswith(CONTACT_STATE + ":"):
+        return AWAIT_CONTACT
+    return IDLE
 
 
-def stored_state(state: str, attempt_id: int | None) -> str | None:
-    """What Follower.state holds in `state` (a confirmation is tied to its attempt, so it never outlives it)."""
+def awaited(facts: Facts) -> str:
+    """The registration field asked for while in AWAIT_CONTACT ("" for name and mobile)."""
+    stored = (facts.follower.state if facts.follower else None) or ""
+    return stored.partition(":")[2] if stored.startswith(CONTACT_STATE + ":") else ""
+
+
+def stored_state(state: str, attempt_id: int | None, awaiting: str = "") -> str | None:
+    """What Follower.state holds in `state` (a confirmation is tied to its attempt, so it never outlives it;
+    while details are awaited, the field asked for)."""
     if state == CONFIRM_QUIT:
         return f"{_QUIT_PREFIX}{attempt_id}"
     if state == AWAIT_CONTACT:
-        return CONTACT_STATE
+        return f"{CONTACT_STATE}:{awaiting}" if awaiting else CONTACT_STATE
     return None

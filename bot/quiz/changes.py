@@ -7,11 +7,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class StoreContact:
-    """Store (or correct) a qualified player's name and mobile for the prize."""
+    """Store (or correct) a qualified player's name and mobile and the other configured details."""
 
     openid: str
-    name: str
-    phone: str
+    name: str | None  # None with phone None: only `details` change
+    phone: str | None
+    details: tuple[tuple[str, str], ...] = ()  # (field, value) of bot.quiz.details.FIELDS
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,16 @@ _END = Statement("""
 """)
 _MARK_BEST = Statement("UPDATE attempts SET best = (id = :id) WHERE openid = :openid AND (best = :yes OR id = :id)")
 _CONTACT = Statement("UPDATE followers SET name = :name, phone = :phone, contact_at = :now WHERE openid = :openid")
+_DETAILS = Statement("""
+    INSERT INTO registrations (openid, unit, district, id_number, address, updated_at)
+    VALUES (:openid, :unit, :district, :id_number, :address, :now)
+    ON CONFLICT (openid) DO UPDATE SET
+        unit = coalesce(excluded.unit, registrations.unit),
+        district = coalesce(excluded.district, registrations.district),
+        id_number = coalesce(excluded.id_number, registrations.id_number),
+        address = coalesce(excluded.address, registrations.address),
+        updated_at = excluded.updated_at
+""")
 
 
 def start_attempt(conn: DriverConnection, change: StartAttempt, *, now: dt.datetime, config: Config) -> None:
@@ -83,6 +93,11 @@ def mark_best(conn: DriverConnection, change: MarkBest, *, now: dt.datetime, con
 
 
 def store_contact(conn: DriverConnection, change: StoreContact, *, now: dt.datetime, config: Config) -> None:
-    """Store (or overwrite) the name and mobile a qualified player sent."""
-    conn.write(_CONTACT, {"openid": change.openid, "name": change.name, "phone": change.phone,
-                            "now": conn.stored_time(now)})
+    """Store (or overwrite) the name and mobile a qualified player sent, and the details they gave."""
+    if change.phone is not None:
+        conn.write(_CONTACT, {"openid": change.openid, "name": change.name, "phone": change.phone,
+                                "now": conn.stored_time(now)})
+    if change.details:
+        values = {name: None for name in ("unit", "district", "id_number", "address")}
+        values.update(dict(change.details))
+        conn.write(_DETAILS, {"openid": change.openid, "now": conn.stored_time(now), **values})

@@ -288,3 +288,16 @@ class Channel(Base):
     url: Mapped[str] = mapped_column(String(255))  # what the code encodes (http://weixin.qq.com/q/...)
     image_path: Mapped[str] = mapped_column(String(1024), default="")  # "" until the image is saved
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Registration(Base):
+    """A qualified player's details besides name and mobile ([registration] fields); deleted by data purge."""
+
+    __tablename__ = "registrations"
+
+    openid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    unit: Mapped[Optional[str]] = mapped_column(String(100))
+    district: Mapped[Optional[str]] = mapped_column(String(100))
+    id_number: Mapped[Optional[str]] = mapped_column(String(18))
+    address: Mapped[Optional[str]] = mapped_column(String(100))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)

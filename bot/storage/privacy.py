@@ -10,10 +10,10 @@ import logging
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from bot.storage.models import Follower, InboundMessage
+from bot.storage.models import FinalDraw, FinalWinner, Follower, InboundMessage, Registration
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,12 @@ def purge_contacts(*, session: Session, before_utc: dt.datetime) -> PurgeResult:
     contacts = session.execute(update(Follower).where(Follower.contact_at < before_utc)
                                .values(name=None, phone=None, contact_at=None)
                                .execution_options(synchronize_session=False)).rowcount
+    # Every other registration field (unit, district, ID number, address) goes with them.
+    session.execute(delete(Registration).where(Registration.updated_at < before_utc)
+                    .execution_options(synchronize_session=False))
+    session.execute(update(FinalWinner).where(FinalWinner.draw_id.in_(
+        select(FinalDraw.id).where(FinalDraw.drawn_at < before_utc))).values(name="", phone="")
+        .execution_options(synchronize_session=False))
     # Only WeChat's retries (seconds later) need a stored reply; older ones merely repeat names back.
     replies = session.execute(update(InboundMessage)
                               .where(InboundMessage.received_at < before_utc, InboundMessage.reply != "")
@@ -90,5 +96,6 @@ def scrub_files(db) -> str:
             return "数据库日志暂时有进程在读，旧内容会在下一次检查点后被覆盖；可在停服后再运行一次本命令。"
         return "数据库日志已写回并清空，文件中不再留有清除前的内容。"
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f"VACUUM {Follower.__tablename__}, {InboundMessage.__tablename__}")
+        conn.exec_driver_sql(f"VACUUM {Follower.__tablename__}, {InboundMessage.__tablename__}, "
+                             f"{Registration.__tablename__}, {FinalWinner.__tablename__}")
     return "已对 followers、inbound_messages 表执行 VACUUM，清除前的旧行版本已回收。"
