@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from bot.config import Config
 from bot.quiz.fairplay import AttemptTiming, Flag, answer_seconds, fairplay_settings, find_flags
 from bot.quiz.standings import ENDED, real_players
-from bot.storage.models import Attempt, AttemptItem, FairPlayClearance, Follower
+from bot.storage.models import Attempt, AttemptItem, FairPlayClearance, Follower, Registration
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,12 @@ def review(session: Session, config: Config) -> list[Reviewed]:
     contacts = {openid: (name or "", phone) for openid, name, phone in session.execute(
         select(Follower.openid, Follower.name, Follower.phone)
         .where(Follower.phone.is_not(None), real_players(Follower.openid, testers)))}
+    id_numbers = dict(session.execute(select(Registration.openid, Registration.id_number)
+                                      .where(Registration.id_number.is_not(None),
+                                             real_players(Registration.openid, testers))).all())
     flags = find_flags(timings=timings, attempts=dict(counts), contacts=contacts,
-                       settings=fairplay_settings(config), max_attempts=config.quiz.max_attempts)
+                       settings=fairplay_settings(config), max_attempts=config.quiz.max_attempts,
+                       id_numbers=id_numbers)
     by_player: dict[str, list[Flag]] = defaultdict(list)
     for flag in flags:
         by_player[flag.openid].append(flag)

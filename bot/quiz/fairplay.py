@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from bot.config import Config, ConfigError, declare_section, per_config
 from bot.masking import mask_phone, short_openid
+from bot.quiz.details import mask_id
 
 FAST = "答题过快"
 MANY_ATTEMPTS = "答题次数过多"
@@ -72,10 +73,12 @@ def _fast(timing: AttemptTiming, settings: FairPlaySettings) -> Flag | None:
 
 
 def find_flags(*, timings: list[AttemptTiming], attempts: dict[str, int], contacts: dict[str, tuple[str, str]],
-               settings: FairPlaySettings, max_attempts: int) -> list[Flag]:
+               settings: FairPlaySettings, max_attempts: int,
+               id_numbers: dict[str, str] | None = None) -> list[Flag]:
     """Every flag, per player and reason (the first fast attempt stands for the rest), in a stable order.
 
-    `attempts`: ended attempts per openid; `contacts`: openid -> (name, phone) for registered players.
+    `attempts`: ended attempts per openid; `contacts`: openid -> (name, phone) for registered players;
+    `id_numbers`: openid -> registered ID number.
     """
     flags: dict[tuple[str, str], Flag] = {}
     for timing in sorted(timings, key=lambda t: (t.openid, t.number)):
@@ -86,23 +89,25 @@ def find_flags(*, timings: list[AttemptTiming], attempts: dict[str, int], contac
     for openid, count in attempts.items():
         if count > limit:
             flags[(openid, MANY_ATTEMPTS)] = Flag(openid, MANY_ATTEMPTS, f"本账号答题 {count} 次（上限 {limit} 次）")
-    by_phone: dict[str, list[str]] = defaultdict(list)
+    # One person behind several accounts: the same phone, or the same ID number (when registration asks for it).
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for openid, (_name, phone) in contacts.items():
         if phone:
-            by_phone[phone].append(openid)
-    for phone, openids in by_phone.items():
+            groups[(f"手机号 {mask_phone(phone)}", phone)].append(openid)
+    for openid, id_number in (id_numbers or {}).items():
+        groups[(f"身份证号 {mask_id(id_number)}", id_number)].append(openid)
+    for (shown, _value), openids in sorted(groups.items()):
         openids.sort()
         if len(openids) > settings.max_accounts_per_contact:
             listed = "、".join(short_openid(o) for o in openids)
             for openid in openids:
-                flags[(openid, SHARED_CONTACT)] = Flag(
-                    openid, SHARED_CONTACT, f"手机号 {mask_phone(phone)} 登记在 {len(openids)} 个账号：{listed}")
+                flags.setdefault((openid, SHARED_CONTACT), Flag(
+                    openid, SHARED_CONTACT, f"{shown} 登记在 {len(openids)} 个账号：{listed}"))
         total = sum(attempts.get(o, 0) for o in openids)
         if len(openids) > 1 and total > limit:
             for openid in openids:
                 flags.setdefault((openid, MANY_ATTEMPTS), Flag(
-                    openid, MANY_ATTEMPTS, f"手机号 {mask_phone(phone)} 的 {len(openids)} 个账号共答题 {total} 次"
-                                           f"（上限 {limit} 次）"))
+                    openid, MANY_ATTEMPTS, f"{shown} 的 {len(openids)} 个账号共答题 {total} 次（上限 {limit} 次）"))
     return [flags[key] for key in sorted(flags)]
 
 

@@ -129,3 +129,18 @@ def test_config_errors_name_the_key(fairplay, message):
     with pytest.raises(ConfigError) as err:
         make_config({"fairplay": fairplay})
     assert message in str(err.value)
+
+
+class TestOneIdNumberOnTwoAccounts:
+    @pytest.fixture
+    def config_overrides(self):
+        return {"admin": {"password": PASSWORD}, "fairplay": FAIR, "quiz": {"pass_score": 50},
+                "registration": {"fields": ["id_number"]}}
+
+    def test_the_same_id_number_on_two_accounts_is_flagged_masked(self, runtime, wechat, clock):
+        load_bank(runtime.db)
+        play(wechat, runtime, clock, "o-id-a", [8, 9, 7, 8, 9], "王五 13700137000 身份证：110105199003071239")
+        play(wechat, runtime, clock, "o-id-b", [9, 8, 7, 9, 8], "王小五 13700137001 身份证：110105199003071239")
+        evidence = "身份证号 1101**********1239 登记在 2 个账号：o-id-a、o-id-b"
+        assert flags_of(runtime) == {"o-id-a": [("多个账号登记同一信息", evidence)],
+                                     "o-id-b": [("多个账号登记同一信息", evidence)]}
