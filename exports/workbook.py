@@ -25,6 +25,7 @@ from bot.masking import mask_name, mask_phone
 from bot.storage.models import utcnow
 from scheduler.timing import STATUS_LABELS
 
+from exports.channels import ChannelFigure, channel_figures
 from exports.fairplay import review
 from exports.final import in_force, notices_of, winners_of
 from exports.notify import CHANNEL_NAMES
@@ -42,6 +43,7 @@ PUSHES = "推送记录"
 OVERVIEW = "活动概况"
 REVIEW = "异常核查"
 NOTICES = "通知记录"  # only when a final draw exists
+CHANNELS = "渠道统计"
 DRAW_SHEETS = (WINNERS, PUBLIC, RULES_SHEET)
 RESULT_SHEETS = (PLAYERS, REVIEW, QUESTIONS, PUSHES, OVERVIEW)
 
@@ -116,6 +118,7 @@ def write_workbook(*, path: Path, session: Session, config: Config, draw: Draw |
     pushes = push_rows(session)
     _pushes_sheet(workbook, pushes, tz)
     _overview_sheet(workbook, overview(session, config=config, exclude=exclude), config, pushes, tz, exported_at)
+    _channels_sheet(workbook, channel_figures(session, testers=exclude, pass_score=config.quiz.pass_score), tz)
     sheets = tuple(ws.title for ws in workbook.worksheets)
     _save(workbook, path)
     logger.info("export written: %s (%d players, %d questions)", path, players, len(stats))
@@ -450,3 +453,18 @@ def _overview_sheet(workbook: Workbook, o: Overview, config: Config, pushes: lis
         sheet.ws.add_chart(chart, "D2")
     else:
         sheet.ws.append(["（暂无成绩）"])
+
+
+CHANNEL_COLUMNS = [Column("渠道", width=24), Column("场景值", width=16), Column("带来关注人数", "number", 14),
+                   Column("扫码次数", "number", 12), Column("参与答题人数", "number", 14),
+                   Column("达到合格分人数", "number", 16), Column("创建时间", "datetime", 21)]
+
+
+def _channels_sheet(workbook: Workbook, figures: list[ChannelFigure], tz: ZoneInfo) -> None:
+    """Per channel code: followers it brought first, every scan, and of those followers the players and qualified."""
+    sheet = _Sheet(workbook, CHANNELS, CHANNEL_COLUMNS)
+    sheet.extend([f.name, f.scene, f.followers, f.scans, f.players, f.qualified, local_time(f.created_at, tz)]
+                 for f in figures)
+    sheet.close()
+    if not figures:
+        sheet.ws.append(["（还没有渠道码）"])

@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from exports.cli import export
 from scheduler.cli import pushes
 
+from bot.commands.channels import channels
 from bot.commands.data import data
 from bot.commands.questions import questions
 from bot.config import Config, ConfigError, config_path, load_config
@@ -257,6 +258,7 @@ cli.add_command(questions)
 cli.add_command(pushes)
 cli.add_command(export)
 cli.add_command(data)
+cli.add_command(channels)
 
 
 def main() -> None:

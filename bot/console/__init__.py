@@ -8,6 +8,7 @@ from flask import Blueprint, Flask
 from bot.runtime import Runtime
 from bot.console import auth
 from bot.console import banks
+from bot.console import channels
 from bot.console import csrf
 from bot.console import dashboard
 from bot.console import fairplay
@@ -19,7 +20,7 @@ from bot.console import staff_sessions
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 admin.before_request(auth.require_login)
 admin.before_request(csrf.check_token)
-for part in (auth.bp, dashboard.bp, banks.bp, pushes.bp, results.bp, fairplay.bp):
+for part in (auth.bp, dashboard.bp, banks.bp, pushes.bp, results.bp, fairplay.bp, channels.bp):
     admin.register_blueprint(part)
 
 

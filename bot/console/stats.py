@@ -1,4 +1,4 @@
-"""The dashboard's figures: followers, players, attempts, today's activity and the week by day."""
+"""The dashboard's figures: followers, players, attempts, today's activity, the week by day and the channels."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
+
+from exports.channels import ChannelFigure, channel_figures
 
 from bot.config import Config
 from bot.storage.models import Attempt, Follower, InboundMessage
@@ -38,6 +40,7 @@ class Figures:
     today: Today
     by_day: list[tuple[dt.date, int, int]]  # day, attempts started, distinct players
     scores: list[tuple[int, int]]  # best score, players
+    channels: list[ChannelFigure]  # per channel code: followers brought, scans, players, qualified
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
@@ -92,7 +95,8 @@ def figures(*, session: Session, config: Config, now: dt.datetime) -> Figures:
     return Figures(followers_gained=gained, followers_total=total, players=players, attempts=attempts,
                    completions=completions, average_score=float(average) if average is not None else None,
                    max_score=int(max_score or 0), passed=int(passed or 0), today=today, by_day=by_day,
-                   scores=scores)
+                   scores=scores,
+                   channels=channel_figures(session, testers=testers, pass_score=config.quiz.pass_score))
 
 
 def score_bars(scores: list[tuple[int, int]], *, max_score: int) -> list[tuple[str, int]]:

@@ -20,7 +20,7 @@ import datetime as dt
 import logging
 import time
 from typing import Callable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 from sqlalchemy import delete
@@ -42,6 +42,29 @@ REFRESH_LOCK = "token-refresh-lock"
 REFRESH_WAIT_SECONDS = 15
 # The token was rejected: invalid (40001), not a token (40014) or expired (42001).
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+
+# Channel codes (https://developers.weixin.qq.com/doc/service/api/qrcode/qrcodes/api_createqrcode.html):
+# qrcode/create returns a ticket, and the image is fetched with it, URL-encoded, from mp.weixin.qq.com,
+# not from the API host, and without a token. A stand-in at any other api_base_url serves it there.
+SHOWQRCODE_URL = "https://mp.weixin.qq.com/cgi-bin/showqrcode"
+WECHAT_DOMAIN = "weixin.qq.com"
+IMAGE_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpg"}
+
+
+def showqrcode_url(api_base_url: str, ticket: str) -> str:
+    """Return where the image of a code's ticket is served: WeChat's mp host, or the stand-in's base."""
+    host = urlsplit(api_base_url).hostname or ""
+    wechat = host == WECHAT_DOMAIN or host.endswith("." + WECHAT_DOMAIN)
+    base = SHOWQRCODE_URL if wechat else f"{api_base_url}showqrcode"
+    return f"{base}?ticket={quote(ticket, safe='')}"
+
+
+def image_kind(data: bytes) -> str | None:
+    """Return "png" or "jpg" from an image's first bytes, or None when the bytes are not one of them."""
+    for signature, kind in IMAGE_SIGNATURES.items():
+        if data.startswith(signature):
+            return kind
+    return None
 
 
 class DatabaseStorage(SessionStorage):
@@ -195,3 +218,22 @@ class ApiClient(WeChatClient):
             logger.info("access token rejected (%s); retrying once with a replaced token", exc.errcode)
             params["access_token"] = self.replace_rejected_token(rejected_token(exc))
             return super()._request(method, url_or_endpoint, **kwargs)
+
+    def create_channel_qrcode(self, scene: str) -> dict:
+        """Create the permanent code of a scene string (QR_LIMIT_STR_SCENE); return WeChat's ticket and url."""
+        return self.post("qrcode/create", data={"action_name": "QR_LIMIT_STR_SCENE",
+                                                "action_info": {"scene": {"scene_str": scene}}})
+
+    def qrcode_image(self, ticket: str) -> bytes:
+        """Download the image of a code's ticket; raise WeChatClientException when the answer is no image."""
+        res = self._http.get(showqrcode_url(self.API_BASE_URL, ticket), timeout=self.timeout)
+        if res.status_code == 200 and image_kind(res.content):
+            return res.content
+        try:
+            answer = res.json()
+        except ValueError:
+            answer = {}
+        errcode = answer.get("errcode") if isinstance(answer, dict) else None
+        errmsg = answer.get("errmsg", "") if isinstance(answer, dict) else ""
+        raise WeChatClientException(errcode=errcode, errmsg=errmsg or f"微信返回的不是图片（HTTP {res.status_code}）",
+                                    client=self, request=res.request, response=res)

@@ -9,18 +9,25 @@ expires) in its last 5 minutes, and with force_refresh a new one that invalidate
 unless the previous forced refresh was less than 30 s ago. The old `cgi-bin/token` call is not
 answered, so a caller still using it fails loudly here. Articles: `draft/add` makes a draft whose
 media_id a mass send takes (and removes from the drafts, as WeChat does); `material/add_news`
-is refused as WeChat refuses it since permanent news material was withdrawn.
+is refused as WeChat refuses it since permanent news material was withdrawn. Channel codes:
+`qrcode/create` with QR_LIMIT_STR_SCENE answers a ticket and url (the same again for a scene it has
+seen, 45029 past the permanent-code limit), and `showqrcode?ticket=` serves a PNG for the ticket
+(a stand-in picture: the url it stands for is in the PNG's text, not a scannable code).
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import json
 import secrets
+import struct
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 
 TOKEN_SECONDS = 7200
 RENEW_BEFORE_SECONDS = 300  # normal mode hands out a new token in the old one's last 5 minutes
@@ -35,6 +42,12 @@ NEWS_WITHDRAWN = ("This API has been unsupported. For more details, please view 
 
 CUSTOM_WINDOW_SECONDS = 48 * 3600
 CUSTOM_PER_WINDOW = 5
+
+PERMANENT_QRCODE_LIMIT = 100_000  # permanent codes per account
+SCENE_STR_MAX = 64
+QR_MODULES = 29  # the picture's grid, the size of a version 3 QR code
+QR_QUIET = 4  # blank modules around it
+QR_PIXELS = 8  # pixels per module
 
 
 @dataclass
@@ -58,6 +71,8 @@ class StandInState:
     interactions: dict[str, float] = field(default_factory=dict)  # openid -> epoch of their last message
     customs: list[dict] = field(default_factory=list)  # customer-service messages that went out
     tags: dict[int, dict] = field(default_factory=dict)  # tag id -> {"name", "members"}
+    qrcodes: dict[str, dict] = field(default_factory=dict)  # scene_str -> {"ticket", "url"}
+    qrcode_limit: int = PERMANENT_QRCODE_LIMIT
     lock: threading.Lock = field(default_factory=threading.Lock)
     ids: itertools.count = field(default_factory=lambda: itertools.count(1000001))
 
@@ -148,7 +163,7 @@ def create_standin(app_id: str = "", app_secret: str = "") -> Flask:
     api_paths = ("message/mass/sendall", "message/mass/send", "message/mass/preview", "message/mass/delete",
                  "message/mass/get", "media/uploadvideo", "media/upload", "material/add_material",
                  "material/add_news", "draft/add", "message/custom/send", "menu/create", "menu/get", "menu/delete",
-                 "tags/get", "user/get", "tags/create", "tags/members/batchtagging")
+                 "tags/get", "user/get", "tags/create", "tags/members/batchtagging", "qrcode/create")
 
     @app.route("/cgi-bin/<path:path>", methods=["GET", "POST"])
     def api(path: str):
@@ -209,6 +224,22 @@ def create_standin(app_id: str = "", app_secret: str = "") -> Flask:
                     return error(40032, "invalid openid list size")
                 tag["members"].extend(o for o in openids if o not in tag["members"])
             return error(0, "ok")
+        if path == "qrcode/create":
+            scene = ((body.get("action_info") or {}).get("scene") or {}).get("scene_str")
+            if body.get("action_name") != "QR_LIMIT_STR_SCENE":
+                return error(40004, "stand-in implements only QR_LIMIT_STR_SCENE")
+            if not isinstance(scene, str) or not 1 <= len(scene) <= SCENE_STR_MAX:
+                return error(40053, "invalid action info, please check document")
+            with state.lock:
+                code = state.qrcodes.get(scene)
+                if code is None:
+                    if len(state.qrcodes) >= state.qrcode_limit:
+                        return error(45029, "qrcode count out of limit")
+                    # Like WeChat's: base64 with + / = in it, so a caller that forgets to URL-encode it fails.
+                    ticket = base64.b64encode(b"\xfb\xff" + secrets.token_bytes(41)).decode("ascii")
+                    code = {"ticket": ticket, "url": f"http://weixin.qq.com/q/standin{secrets.token_hex(10)}"}
+                    state.qrcodes[scene] = code
+            return jsonify(code)
         if path == "message/mass/preview":
             return jsonify({"errcode": 0, "errmsg": "preview success", "msg_id": next(state.ids)})
         if path == "material/add_news":
@@ -249,6 +280,25 @@ def create_standin(app_id: str = "", app_secret: str = "") -> Flask:
             return jsonify({"total": 0, "count": 0, "data": {"openid": []}, "next_openid": ""})
         return error(0, "ok")
 
+    @app.get("/cgi-bin/showqrcode")
+    def showqrcode():
+        """Serve a code's image for its ticket, without a token, as mp.weixin.qq.com does."""
+        record("showqrcode")
+        code = queued_failure("showqrcode")
+        if code is not None:
+            return error(code, "queued failure")
+        ticket = request.args.get("ticket", "")
+        with state.lock:
+            found = next((c for c in state.qrcodes.values() if c["ticket"] == ticket), None)
+        if found is None:
+            return Response("invalid ticket", status=404, mimetype="text/plain")
+        return Response(code_png(found["url"]), mimetype="image/png")
+
+    @app.get("/_standin/qrcodes")
+    def qrcodes():
+        with state.lock:
+            return jsonify(dict(state.qrcodes))
+
     @app.get("/_standin/calls")
     def calls():
         with state.lock:
@@ -278,6 +328,8 @@ def create_standin(app_id: str = "", app_secret: str = "") -> Flask:
             state.interactions.clear()
             state.customs.clear()
             state.tags.clear()
+            state.qrcodes.clear()
+            state.qrcode_limit = PERMANENT_QRCODE_LIMIT
             state.calls.clear()
             state.sends.clear()
             state.client_msg_ids.clear()
@@ -316,3 +368,31 @@ def create_standin(app_id: str = "", app_secret: str = "") -> Flask:
         return jsonify({"ok": True})
 
     return app
+
+
+def code_png(text: str) -> bytes:
+    """Draw a QR-code-like picture for `text` (finder squares, the rest from its hash) as a PNG, `text` in it."""
+    size = QR_MODULES
+    bits = "".join(f"{byte:08b}" for i in range(size * size // 256 + 1)
+                   for byte in hashlib.sha256(f"{i}:{text}".encode()).digest())
+    dark = [[bits[r * size + c] == "1" for c in range(size)] for r in range(size)]
+    for top, left in ((0, 0), (0, size - 7), (size - 7, 0)):
+        for r in range(7):
+            for c in range(7):
+                ring = max(abs(r - 3), abs(c - 3))
+                dark[top + r][left + c] = ring != 2
+    side = (size + 2 * QR_QUIET) * QR_PIXELS
+    rows = []
+    for y in range(side):
+        r = y // QR_PIXELS - QR_QUIET
+        line = bytes(0 if 0 <= r < size and 0 <= x // QR_PIXELS - QR_QUIET < size
+                     and dark[r][x // QR_PIXELS - QR_QUIET] else 255 for x in range(side))
+        rows.append(b"\x00" + line)  # filter type 0 (none) before each row of 8-bit grey pixels
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+            + chunk(b"tEXt", b"Comment\x00" + text.encode("latin-1", "replace"))
+            + chunk(b"tEXt", b"Software\x00WeChat API stand-in (not a scannable code)")
+            + chunk(b"IDAT", zlib.compress(b"".join(rows), 9)) + chunk(b"IEND", b""))

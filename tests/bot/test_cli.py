@@ -212,3 +212,111 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def standin_calls(standin: str, path: str) -> list[dict]:
+    return [c for c in requests.get(f"{standin}/_standin/calls", timeout=5).json() if c["path"] == path]
+
+
+def test_channels_create_makes_a_permanent_code_and_saves_its_image(config_file, standin, tmp_path):
+    result = run_bot(config_file, "channels", "create", "开幕式现场")
+    assert result.returncode == 0, result.stderr
+    image = tmp_path / "channels" / "ch-001.png"
+    assert result.stdout.splitlines()[:2] == ["已创建渠道「开幕式现场」：场景值 ch-001（永久二维码）",
+                                              f"二维码图片：{image}（可直接印刷）"]
+    assert "EventKey 为 qrscene_ch-001" in result.stdout
+    assert image.read_bytes().startswith(PNG)
+    [create] = standin_calls(standin, "qrcode/create")
+    assert create["body"] == {"action_name": "QR_LIMIT_STR_SCENE", "action_info": {"scene": {"scene_str": "ch-001"}}}
+    code = requests.get(f"{standin}/_standin/qrcodes", timeout=5).json()["ch-001"]
+    assert f"二维码内容：{code['url']}" in result.stdout
+    # The ticket has + / = in it: it reached showqrcode intact only because it was URL-encoded.
+    [shown] = standin_calls(standin, "showqrcode")
+    assert shown["query"] == {"ticket": code["ticket"]} and set("+/=") <= set(code["ticket"])
+
+    again = run_bot(config_file, "channels", "create", " 开幕式现场 ")
+    assert again.returncode == 1
+    assert again.stderr.strip() == "渠道「开幕式现场」已存在（场景值 ch-001），不再重复创建；换一个名称，或查看已有的渠道码"
+    assert len(standin_calls(standin, "qrcode/create")) == 1
+
+    out = tmp_path / "某某中学.png"
+    school = run_bot(config_file, "channels", "create", "某某中学", "--scene", "school-01", "--out", str(out))
+    assert school.returncode == 0, school.stderr
+    assert f"二维码图片：{out}（可直接印刷）" in school.stdout and out.read_bytes().startswith(PNG)
+
+    listing = run_bot(config_file, "channels", "list")
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    assert lines[0] == "渠道码 2 个（合格分 50 分；不含测试账号）："
+    assert lines[1].startswith("- 开幕式现场  场景值 ch-001，创建于 ")
+    assert lines[2] == "  带来关注 0 人，扫码 0 次，参与答题 0 人，达到合格分 0 人"
+    assert lines[3] == f"  图片：{image}"
+    assert lines[4].startswith("- 某某中学  场景值 school-01") and lines[6] == f"  图片：{out}"
+
+
+def test_channels_list_says_how_to_start(config_file, tmp_path):
+    result = run_bot(config_file, "channels", "list")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (f"还没有渠道码。用 python -m bot channels create 名称 创建；图片默认保存在 "
+                                     f"{tmp_path / 'channels'}")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["", "--scene", "a"], "渠道名称不能为空：请填写二维码放在哪里，如「开幕式现场」「某某中学」「抖音」"),
+    (["抖音", "--scene", "x" * 65], "场景值应为 1–64 个英文字母、数字或 - _ .，如 ch-001、school-01，当前为 65 个字符"),
+    (["抖音", "--scene", "抖音"], "场景值应为 1–64 个英文字母、数字或 - _ .，如 ch-001、school-01，当前为 '抖音'"),
+    (["抖音", "--scene", "qrscene_1"], "场景值不能以 qrscene_ 开头"),
+    (["抖" * 65], "渠道名称最多 64 个字，当前为 65 个字"),
+    (["抖音", "--out", "douyin.gif"], "douyin.gif: 图片文件名应以 .png 或 .jpg 结尾，如 开幕式现场.png"),
+    (["抖音", "--out", "no/such/folder/douyin.png"], "文件夹 no/such/folder 不存在，请先创建或换一个位置"),
+])
+def test_channels_create_refuses_bad_input_before_calling_wechat(config_file, standin, args, message):
+    result = run_bot(config_file, "channels", "create", *args)
+    assert result.returncode == 1
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert standin_calls(standin, "qrcode/create") == []
+
+
+@pytest.mark.parametrize("errcode,message", [
+    (45029, "创建渠道码失败：微信返回错误码 45029：永久二维码数量已达上限（每个公众号最多 10 万个）"),
+    (48001, "创建渠道码失败：微信返回错误码 48001：公众号没有该接口权限：只有已认证的服务号能生成带参数二维码"),
+    (-1, "创建渠道码失败：微信返回错误码 -1：微信系统繁忙，请稍后重试"),
+    (61234, "创建渠道码失败：微信返回错误码 61234（queued failure）"),
+])
+def test_channels_create_tells_a_wechat_error_with_its_code(config_file, standin, errcode, message):
+    requests.post(f"{standin}/_standin/fail", json={"path": "qrcode/create", "errcodes": [errcode]}, timeout=5)
+    result = run_bot(config_file, "channels", "create", "抖音")
+    assert result.returncode == 1
+    assert result.stderr.strip() == message
+    listing = run_bot(config_file, "channels", "list")
+    assert listing.stdout.startswith("还没有渠道码。")
+
+
+def test_channels_create_records_the_code_when_only_the_image_fails(config_file, standin):
+    requests.post(f"{standin}/_standin/fail", json={"path": "showqrcode", "errcodes": [-1]}, timeout=5)
+    result = run_bot(config_file, "channels", "create", "某企业")
+    assert result.returncode == 0, result.stderr
+    assert ("注意：二维码图片下载失败：微信返回错误码 -1：微信系统繁忙，请稍后重试；渠道已记录，可在后台“渠道”页重新下载图片。"
+            in result.stdout)
+    assert "  图片：未保存（可在后台“渠道”页下载）" in run_bot(config_file, "channels", "list").stdout
+
+
+def test_channels_create_when_wechat_cannot_be_reached(tmp_path):
+    data = merge(BASE_CONFIG, {"database": {"url": f"sqlite:///{tmp_path / 'bot.db'}"}})
+    config = write_toml(tmp_path / "config.toml", data)
+    result = run_bot(config, "channels", "create", "抖音")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("创建渠道码失败：")
+
+
+def test_channels_create_names_the_image_by_what_it_holds(config_file, tmp_path):
+    result = run_bot(config_file, "channels", "create", "抖音", "--out", str(tmp_path / "douyin.jpg"))
+    assert result.returncode == 0, result.stderr
+    saved = tmp_path / "douyin.png"  # the stand-in's images are PNG (WeChat's JPEG)
+    assert f"二维码图片：{saved}（可直接印刷）" in result.stdout
+    assert "注意：微信给的是 PNG 图片，已保存为 douyin.png（不是 douyin.jpg）" in result.stdout
+    assert saved.read_bytes().startswith(PNG) and not (tmp_path / "douyin.jpg").exists()
