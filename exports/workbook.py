@@ -265,7 +265,7 @@ def rule_lines(draw: Draw, config: Config, tz: ZoneInfo, exported_at: dt.datetim
         ("合格分数线", f"最好成绩 ≥ {draw.pass_score} 分"),
         ("奖项设置", tiers),
         ("名次与奖项", tier_order or "（无人中奖）"),
-        ("排除名单（测试账号、工作人员）", "、".join(draw.excluded) or "（无）"),
+        ("排除名单（测试账号、export.exclude_openids 和待审核的异常玩家）", "、".join(draw.excluded) or "（无）"),
         ("达到合格分人数（排除后）", draw.considered),
         ("要求留有姓名和手机号", "是" if draw.require_contact else "否"),
         ("未留姓名和手机号而跳过", draw.skipped_no_contact),
@@ -297,7 +297,8 @@ def rule_lines(draw: Draw, config: Config, tz: ZoneInfo, exported_at: dt.datetim
 def _tier_span(draw: Draw) -> list[str]:
     spans, first = [], 1
     for tier in draw.tiers:
-        spans.append(f"第 {first}–{first + tier.count - 1} 名：{tier.name}")
+        last = first + tier.count - 1
+        spans.append(f"第 {first} 名：{tier.name}" if last == first else f"第 {first}–{last} 名：{tier.name}")
         first += tier.count
     return spans
 

@@ -120,7 +120,7 @@ def _refused_page(refusal: lockout.Refusal, config: Config, now: dt.datetime):
         error = (f"这一分钟内各处登录的密码错误已达 {admin.max_failed_logins_per_minute} 次，为防止有人猜测密码，"
                  f"所有登录暂停到 {until:%H:%M}，请在那之后再试。")
     else:
-        error = (f"连续 {admin.max_failed_logins} 次密码错误，本机已被锁定，"
+        error = (f"连续 {admin.max_failed_logins} 次密码错误，本网络地址已被锁定，"
                  f"请在 {until:%H:%M} 之后再试（{admin.lockout_minutes} 分钟）。")
     body, status = _login_page(error, 429)
     wait = max(1, math.ceil((refusal.until - now).total_seconds()))

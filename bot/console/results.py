@@ -197,8 +197,8 @@ def confirm_final():
         row = record_final(session, result, source=CONSOLE, by=by, now=runtime.clock())
         number = row.id
     logger.info("staff confirmed final draw %d (%d winners)", number, len(result.winners))
-    flash(f"已确认为最终名单（第 {number} 号记录，中奖 {len(result.winners)} 人，经办人 {by}）。"
-          "此前的最终名单仍保留在下方，以最新一份为准。", "success")
+    earlier = "此前的最终名单仍保留在下方，以最新一份为准。" if number > 1 else ""
+    flash(f"已确认为最终名单（第 {number} 号记录，中奖 {len(result.winners)} 人，经办人 {by}）。{earlier}", "success")
     return redirect(url_for("admin.results.index") + "#final")
 
 

@@ -154,7 +154,7 @@ def _best_score(facts: Facts, ended_score: int | None = None) -> int | None:
 
 def _attempts_left(facts: Facts, ctx: Context, openid: str) -> str:
     total, today = (0, 0) if rules.is_test_account(openid, ctx.config.quiz.testers) else facts.used()
-    return rules.attempts_left_text(ctx.config, openid, total, today, ctx.today)
+    return rules.attempts_left_text(ctx.config, openid, total, today, ctx.today, ctx.now)
 
 
 @dataclass(frozen=True)
@@ -406,8 +406,11 @@ def _move_on(facts, msg, ctx, graded: rules.Graded) -> Outcome:
 def _confirm_or_continue(facts, msg, ctx, state) -> Outcome:
     """After the quit question: a yes ends the attempt; anything else carries on with the quiz."""
     text = msg.content if msg.msg_type == "text" else ""
-    if outreach.normalize(text).rstrip("!！。.") in rules.CONFIRM_WORDS:
+    word = outreach.normalize(text).rstrip("!！。.")
+    if word in rules.CONFIRM_WORDS:
         return _quit(facts, msg, ctx, CONFIRM_QUIT)
+    if word in rules.CONTINUE_WORDS:  # never an answer, even to a fill-in question
+        return Outcome("好的，继续答题：\n\n" + _current_question_text(facts, ctx), IN_QUIZ)
     if _overdue(facts, ctx) or (text and parse_answer(rules.question_of(facts.items[0].snapshot), text)):
         return _answer(facts, msg, ctx, IN_QUIZ)
     return Outcome("好的，继续答题：\n\n" + _current_question_text(facts, ctx), IN_QUIZ)
@@ -477,6 +480,10 @@ def _other_text(facts, msg, ctx, state) -> Outcome:
     if reply:
         return Outcome(reply, state)
     unknown = outreach.unknown_text(ctx.config)
+    if rules.closed_for(ctx.config, msg.openid, ctx.now):
+        helpword = ctx.config.keywords["help"][0]
+        unknown = (f"本届有奖竞答已截止答题，感谢参与！{rules.results_line(ctx.config)}"
+                   f"回复“{helpword}”查看其他关键词。")
     if state == AWAIT_CONTACT:
         return Outcome(f"{unknown}\n{registration.hint_line()}", state)
     return Outcome(unknown, state)

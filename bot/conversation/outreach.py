@@ -122,7 +122,8 @@ def schedule_text(config: Config, plan: list[PlannedPush]) -> str:
     a = config.activity
     quiz = config.keywords["quiz"][0]
     lines = [f"{a.name}活动安排（{date_range(config)}）", ""]
-    lines.append(f"· {day(a.start)} {a.start:%H:%M} — {day(a.end)} {a.end:%H:%M} 线上有奖竞答"
+    closes = config.quiz.closes_at
+    lines.append(f"· {day(a.start)} {a.start:%H:%M} — {day(closes)} {closes:%H:%M} 线上有奖竞答"
                  f"（回复“{quiz}”参加）")
     for push in plan:
         # A video is a microlecture; an article or text is named by its own title (专家讲座 and so on).

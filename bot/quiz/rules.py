@@ -186,11 +186,14 @@ def limit_text(config: Config, total: int, local_today: dt.date, best_line: str)
     return f"今天的答题次数已用完（每天{quiz.max_attempts_per_day}次），{when}。{best_line}".strip()
 
 
-def attempts_left_text(config: Config, openid: str, total: int, today_count: int, local_today: dt.date) -> str:
-    """Say how many attempts a player has left, given those used in all and today."""
+def attempts_left_text(config: Config, openid: str, total: int, today_count: int, local_today: dt.date,
+                       now: dt.datetime | None = None) -> str:
+    """Say how many attempts a player has left, given those used in all and today (none after the close)."""
     quiz = config.quiz
     if is_test_account(openid, quiz.testers):
-        return "测试账号：不限答题次数，成绩不计入结果"
+        return "测试账号：不限答题次数，成绩不计入结果。"
+    if now is not None and closed_for(config, openid, now):
+        return f"本届竞答已截止答题。{results_line(config)}"
     left = max(quiz.max_attempts - total, 0)
     if left == 0:
         return "剩余答题机会：0次（机会已用完）"
@@ -348,6 +351,9 @@ def reminder(config: Config, text: str, current_index: int, total: int) -> str:
     return (f"{text}\n\n（答题进行中：当前第{current_index + 1}/{total}题，"
             f"直接回复答案继续，回复“{config.keywords['quit'][0]}”交卷）")
 
+
+# Replies to the quit question that carry on with the quiz (never graded as an answer).
+CONTINUE_WORDS = frozenset({"继续", "继续答题", "不", "不要", "否", "不交", "不交卷", "取消", "no", "n"})
 
 # Replies that confirm ending an attempt early, besides the quit keywords themselves.
 CONFIRM_WORDS = frozenset({"确定", "确认", "是", "是的", "确定交卷", "确认交卷", "y", "yes", "ok", "好", "好的"})

@@ -66,7 +66,7 @@ def test_lock_out_after_repeated_failures_then_lapse(client, clock):
         assert login(client, "guess").status_code == 401
     response = login(client, "guess")
     assert response.status_code == 429
-    assert "连续 3 次密码错误，本机已被锁定" in response.get_data(as_text=True)
+    assert "连续 3 次密码错误，本网络地址已被锁定" in response.get_data(as_text=True)
     # Even the right password is refused while locked.
     assert login(client).status_code == 429
     assert client.get("/admin/").status_code == 302

@@ -81,7 +81,7 @@ def test_a_winner_who_writes_afterwards_is_told_their_prize_and_how_to_claim_it(
     confirm(staff)
     told = wechat.text("p-alice", "你好", create_time=next(TICKS)).content
     assert told.startswith("🎉 恭喜你在2027年知识产权宣传周有奖竞答中获得「一等奖」！请于5月10日前携身份证到市知识产权局领取。\n\n")
-    assert "没有听懂" in told
+    assert "本届有奖竞答已截止答题" in told
     assert "获得「二等奖」" in wechat.text("p-bob", "排名", create_time=next(TICKS)).content
     assert "🎉" not in wechat.text("p-carol", "你好", create_time=next(TICKS)).content
 

@@ -21,7 +21,7 @@ from tests.admin.conftest import PASSWORD, csrf_from, login
 from tests.conftest import make_config
 
 BUSY = "系统繁忙，请稍后再试"
-LOCKED = "本机已被锁定"
+LOCKED = "本网络地址已被锁定"
 EVERYONE_PAUSED = "所有登录暂停到"
 
 

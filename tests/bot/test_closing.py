@@ -166,3 +166,32 @@ def test_config_errors_name_the_key(quiz, message):
     with pytest.raises(ConfigError) as err:
         make_config({"quiz": quiz})
     assert message in str(err.value)
+
+
+class TestAfterTheClose:
+    @pytest.fixture
+    def config_overrides(self):
+        return CLOSE
+
+    def test_replies_stop_inviting_and_the_schedule_shows_the_close(self, wechat, runtime, clock):
+        clock.now = CLOSE_UTC - dt.timedelta(hours=1)
+        wechat.text("c8", "答题")
+        for _ in range(5):
+            wechat.text("c8", right(current_snapshot(runtime, "c8")), create_time=next(TICKS))
+        assert "4月20日 00:00 — 4月25日 20:00 线上有奖竞答" in wechat.text("c8", "活动安排").content
+        clock.now = CLOSE_UTC + dt.timedelta(hours=1)
+        rank = wechat.text("c8", "排名").content
+        assert rank.endswith("本届竞答已截止答题。获奖名单将于4月26日 10:00在本公众号公布，敬请关注。")
+        assert wechat.text("c8", "随便说点什么").content.startswith(
+            "本届有奖竞答已截止答题，感谢参与！获奖名单将于4月26日 10:00在本公众号公布，敬请关注。回复“帮助”查看其他关键词。")
+
+
+def test_continue_in_the_quit_question_is_never_graded_even_on_a_fill_in(wechat, runtime):
+    fill = [("填空", f"第{i}题：外观设计专利权的期限为____年。", [], ["15"], "") for i in range(5)]
+    load_bank(runtime.db, name="fill", questions=fill)
+    runtime.config = make_config({"quiz": {"bank": "fill"}}, runtime.config.database_url)
+    wechat.text("c9", "答题")
+    assert "回复“确定”" in wechat.text("c9", "放弃").content
+    reply = wechat.text("c9", "继续").content
+    assert reply.startswith("好的，继续答题：\n\n第1/5题【填空】")
+    assert active(runtime, "c9").current_index == 0

@@ -161,7 +161,7 @@ def test_one_prize_per_phone_and_contact_required(played, tmp_path):
     notes = dict(rows(load_workbook(out)["抽奖说明"])[1:])
     assert notes["未留姓名和手机号而跳过"] == 1
     assert notes["同一手机号重复而跳过（每人限领一份）"] == 1
-    assert notes["排除名单（测试账号、工作人员）"] == "tester-1"
+    assert notes["排除名单（测试账号、export.exclude_openids 和待审核的异常玩家）"] == "tester-1"
 
 
 def test_drawing_before_the_quiz_ends_says_the_list_is_not_final(played, clock, tmp_path):
