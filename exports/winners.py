@@ -104,8 +104,10 @@ def parse_tiers(text: str, where: str = "--tiers") -> tuple[Tier, ...]:
         if not part:
             continue
         name, sep, count = part.replace("：", ":").rpartition(":")
-        if not sep or not name.strip() or not count.strip().isdigit() or int(count) <= 0:
+        if not sep or not name.strip() or not count.strip().isdigit():
             raise RuleError(f"{where}: 「{part}」应为 奖项:人数，如 一等奖:5,二等奖:10")
+        if int(count) <= 0:
+            raise RuleError(f"{where}: 「{part}」的人数应至少为 1")
         tiers.append(Tier(name=name.strip(), count=int(count)))
     return check_tiers(tiers, where)
 

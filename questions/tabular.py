@@ -243,7 +243,7 @@ def _no_header(where: str) -> Problem:
 
 
 def _cannot_open(exc: Exception) -> UnreadableFile:
-    return UnreadableFile(f"无法作为 Excel 文件打开（{type(exc).__name__}）。请确认文件是 .xlsx 格式且没有损坏；"
+    return UnreadableFile("无法作为 Excel 文件打开（文件已损坏，或不是 .xlsx）。请确认文件是 .xlsx 格式且没有损坏；"
                           "旧的 .xls 文件请在 Excel 中另存为 .xlsx 或 CSV")
 
 

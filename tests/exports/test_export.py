@@ -291,3 +291,11 @@ def test_pushes_in_local_time_and_player_text_never_a_formula(runtime, wechat, c
     assert (cell.value, cell.data_type) == ("=1+1", "s")
     figures = {r[0]: r[1] for r in rows(wb["活动概况"])[1:16]}
     assert (figures["已发送推送条数"], figures["推送送达人次"]) == (1, 985)
+
+
+def test_a_prize_with_no_places_says_the_count_is_wrong_not_the_format():
+    from exports.winners import RuleError, parse_tiers
+
+    with pytest.raises(RuleError) as err:
+        parse_tiers("一等奖:0,二等奖:2")
+    assert str(err.value) == "--tiers: 「一等奖:0」的人数应至少为 1"
