@@ -144,3 +144,17 @@ class TestOneIdNumberOnTwoAccounts:
         evidence = "身份证号 1101**********1239 登记在 2 个账号：o-id-a、o-id-b"
         assert flags_of(runtime) == {"o-id-a": [("多个账号登记同一信息", evidence)],
                                      "o-id-b": [("多个账号登记同一信息", evidence)]}
+
+
+class TestTooManyAttempts:
+    @pytest.fixture
+    def config_overrides(self):
+        return {"admin": {"password": PASSWORD}, "fairplay": {**FAIR, "max_attempts_per_person": 1},
+                "quiz": {"pass_score": 50, "max_attempts_per_day": 3}}
+
+    def test_more_attempts_than_the_limit_by_one_account_is_flagged(self, runtime, wechat, clock):
+        load_bank(runtime.db)
+        play(wechat, runtime, clock, "o-again", [6, 7, 8, 6, 7])
+        play(wechat, runtime, clock, "o-again", [7, 6, 8, 7, 6])
+        play(wechat, runtime, clock, "o-once", [7, 6, 8, 7, 6])
+        assert flags_of(runtime) == {"o-again": [("答题次数过多", "本账号答题 2 次（上限 1 次）")]}

@@ -165,3 +165,38 @@ class TestNotifyingTheWinners:
         answers = [requests.post(api + "message/custom/send", params={"access_token": token}, json=body,
                                  timeout=5).json()["errcode"] for _ in range(6)]
         assert answers == [0, 0, 0, 0, 0, 45047]
+
+
+class TestNotifyingOnAServiceAccount:
+    @pytest.fixture
+    def standin_url(self):
+        import threading
+
+        from waitress.server import create_server
+
+        from bot.wechat.standin import create_standin
+        server = create_server(create_standin(), host="127.0.0.1", port=0, threads=4)
+        threading.Thread(target=server.run, daemon=True).start()
+        yield f"http://127.0.0.1:{server.effective_port}"
+        server.close()
+
+    @pytest.fixture
+    def config_overrides(self, standin_url):
+        return {"admin": {"password": PASSWORD}, "export": {"tiers": [{"name": "优秀奖", "count": 2}]},
+                "wechat": {"api_base_url": f"{standin_url}/cgi-bin/", "account_type": "service"}}
+
+    def test_winners_outside_48_hours_get_one_mass_message_by_openid(self, staff, players, runtime, clock,
+                                                                    standin_url):
+        import requests
+
+        clock.now = AFTER_CLOSE + dt.timedelta(days=3)  # nobody has written for more than 48 hours
+        login(staff)
+        token = csrf_from(staff, "/admin/results/")
+        staff.post("/admin/results/final", data={"csrf_token": token, "by": "刘老师", "rule": "top",
+                                                 "tiers": "优秀奖:2", "require_contact": "on"})
+        page = staff.post("/admin/results/notify", data={"csrf_token": token, "draw_id": "1"},
+                          follow_redirects=True).get_data(as_text=True)
+        assert "已通知 2 人；按 openid 群发 2 人。" in page
+        [sent] = requests.get(f"{standin_url}/_standin/sent", timeout=5).json()
+        assert sent["path"] == "message/mass/send" and sorted(sent["body"]["touser"]) == ["p-alice", "p-bob"]
+        assert requests.get(f"{standin_url}/_standin/customs", timeout=5).json() == []
