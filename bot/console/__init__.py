@@ -40,6 +40,10 @@ def register_admin(app: Flask, runtime: Runtime) -> None:
     app.extensions["admin_password_mark"] = staff_sessions.password_mark(secret_key=app.secret_key,
                                                                          password=config.admin.password)
     app.jinja_env.globals["csrf_token"] = csrf.token
+    tz = config.activity.tz
+    # Stored times are naive UTC; every page shows them in the activity's time zone.
+    app.jinja_env.globals["local"] = lambda value: (value.replace(tzinfo=dt.timezone.utc).astimezone(tz)
+                                                    if value else None)
     app.jinja_env.globals["activity"] = config.activity
     app.register_blueprint(admin)
     app.register_blueprint(simulator.bp)

@@ -68,7 +68,10 @@
       headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
       body: JSON.stringify(payload)
     }).then(function (response) {
-      return response.json().then(function (data) { return {ok: response.ok, data: data}; });
+      return response.json().then(function (data) { return {ok: response.ok, data: data}; }, function () {
+        // Not JSON: the page's form token has expired (a logout, a restart) or the login is needed again.
+        return {ok: false, data: {error: "页面已过期，请刷新页面后再发送（HTTP " + response.status + "）"}};
+      });
     }).then(function (result) {
       if (!result.ok) {
         add({side: "bot", text: "⚠ " + (result.data.error || "发送失败"), kind: "error"});
