@@ -27,6 +27,7 @@ from scheduler.timing import STATUS_LABELS
 
 from exports.channels import ChannelFigure, channel_figures
 from exports.fairplay import review
+from exports.units import district_figures, organisation_award, unit_figures
 from exports.final import in_force, notices_of, winners_of
 from exports.notify import CHANNEL_NAMES
 from exports.queries import Overview, PlayerResult, QuestionStat, overview, push_rows, question_stats, stream_players
@@ -44,6 +45,7 @@ OVERVIEW = "活动概况"
 REVIEW = "异常核查"
 NOTICES = "通知记录"  # only when a final draw exists
 CHANNELS = "渠道统计"
+UNITS = "单位与区县"
 DRAW_SHEETS = (WINNERS, PUBLIC, RULES_SHEET)
 RESULT_SHEETS = (PLAYERS, REVIEW, QUESTIONS, PUSHES, OVERVIEW)
 
@@ -119,6 +121,7 @@ def write_workbook(*, path: Path, session: Session, config: Config, draw: Draw |
     _pushes_sheet(workbook, pushes, tz)
     _overview_sheet(workbook, overview(session, config=config, exclude=exclude), config, pushes, tz, exported_at)
     _channels_sheet(workbook, channel_figures(session, testers=exclude, pass_score=config.quiz.pass_score), tz)
+    _units_sheet(workbook, session, config)
     sheets = tuple(ws.title for ws in workbook.worksheets)
     _save(workbook, path)
     logger.info("export written: %s (%d players, %d questions)", path, players, len(stats))
@@ -454,6 +457,23 @@ def _overview_sheet(workbook: Workbook, o: Overview, config: Config, pushes: lis
         sheet.ws.add_chart(chart, "D2")
     else:
         sheet.ws.append(["（暂无成绩）"])
+
+
+UNIT_COLUMNS = [Column("分组", width=10), Column("名称", width=24), Column("参与人数", "number", 12),
+                Column("完成答题次数", "number", 14), Column("合格人数", "number", 12),
+                Column("平均最好成绩", "decimal", 14), Column("单位人数", "number", 12), Column("组织奖名次", "number", 12)]
+
+
+def _units_sheet(workbook: Workbook, session: Session, config: Config) -> None:
+    """Per unit and per district, as the console's 单位与区县 page; the organisation award's places beside the units."""
+    units = unit_figures(session, config)
+    places = {u.name: i for i, u in enumerate(organisation_award(units, config), 1)}
+    sheet = _Sheet(workbook, UNITS, UNIT_COLUMNS)
+    sheet.extend(["工作单位", u.name, u.players, u.finished, u.qualified, u.average_best, u.headcount, places.get(u.name)]
+                 for u in units)
+    sheet.extend(["所在区县", d.name, d.players, d.finished, d.qualified, d.average_best, None, None]
+                 for d in district_figures(session, config))
+    sheet.close()
 
 
 CHANNEL_COLUMNS = [Column("渠道", width=24), Column("场景值", width=16), Column("带来关注人数", "number", 14),

@@ -16,11 +16,12 @@ from bot.console import pushes
 from bot.console import results
 from bot.console import simulator
 from bot.console import staff_sessions
+from bot.console import units
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 admin.before_request(auth.require_login)
 admin.before_request(csrf.check_token)
-for part in (auth.bp, dashboard.bp, banks.bp, pushes.bp, results.bp, fairplay.bp, channels.bp):
+for part in (auth.bp, dashboard.bp, banks.bp, pushes.bp, results.bp, fairplay.bp, units.bp, channels.bp):
     admin.register_blueprint(part)
 
 

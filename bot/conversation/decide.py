@@ -306,7 +306,8 @@ def _leaderboard(facts, msg, ctx, state) -> Outcome:
     players = standing.players if standing else facts.rank(StandingKey(score=10**9, duration_seconds=0,
                                                                         finished_at=ctx.now, id=0)).players
     own = (standing.key.score, standing.key.duration_seconds, standing.rank) if standing else None
-    text = leaderboard.leaderboard_text(leaderboard.entries(facts.top()), players=players, own=own,
+    shows = details.detail_settings(ctx.config).leaderboard_shows
+    text = leaderboard.leaderboard_text(leaderboard.entries(facts.top(), shows), players=players, own=own,
                                         quiz_word=ctx.config.keywords["quiz"][0])
     return Outcome(_with_reminder(facts, ctx, text), state)
 

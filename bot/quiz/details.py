@@ -38,6 +38,9 @@ class DetailSettings:
     fields: tuple[str, ...] = ()
     required: tuple[str, ...] = ()
     districts: tuple[str, ...] = ()
+    award_units: int = 3  # the organisation award (组织奖): how many units
+    headcounts: tuple[tuple[str, int], ...] = ()  # unit -> head count: rank by players per head
+    leaderboard_shows: str = "name"  # or "unit": the leaderboard names players' units
 
 
 @per_config
@@ -65,10 +68,23 @@ def detail_settings(config: Config) -> DetailSettings:
     if DISTRICT in fields and not districts:
         raise ConfigError(f"{where}.districts: 登记“所在区县”时应列出可选的区县，如 [\"新华区\", \"桥西区\"]")
     ordered = tuple(f for f in FIELDS if f in fields)
-    return DetailSettings(fields=ordered, required=tuple(f for f in ordered if f in required), districts=districts)
+    award = table.get("award_units", 3)
+    if isinstance(award, bool) or not isinstance(award, int) or award < 0:
+        raise ConfigError(f"{where}.award_units: 应为组织奖的单位数（0 表示不评），当前为 {award!r}")
+    heads = table.get("headcounts", {})
+    if not isinstance(heads, dict) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                              for v in heads.values()):
+        raise ConfigError(f"{where}.headcounts: 应为单位到人数的表，如 {{ \"市第一中学\" = 1200 }}，当前为 {heads!r}")
+    shows = table.get("leaderboard_shows", "name")
+    if shows not in ("name", "unit") or (shows == "unit" and UNIT not in ordered):
+        raise ConfigError(f"{where}.leaderboard_shows: 应为 \"name\"（打码的姓名）或 \"unit\"（工作单位，"
+                          f"需在 fields 中登记 unit），当前为 {shows!r}")
+    return DetailSettings(fields=ordered, required=tuple(f for f in ordered if f in required), districts=districts,
+                          award_units=award, headcounts=tuple(sorted(heads.items())), leaderboard_shows=shows)
 
 
-declare_section("registration", keys={"fields", "required", "districts"}, check=detail_settings)
+declare_section("registration", keys={"fields", "required", "districts", "award_units", "headcounts",
+                                      "leaderboard_shows"}, check=detail_settings)
 
 
 # -- checking ---------------------------------------------------------------------------------

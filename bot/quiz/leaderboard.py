@@ -21,8 +21,8 @@ def leaderboard_sql(testers: int) -> str:
     order = ", ".join(f"a.{name} {direction.upper()}" for name, direction in STANDING)
     listed = "".join(f", :tester_{i}" for i in range(testers))
     not_listed = f" AND a.openid NOT IN ({listed[2:]})" if testers else ""
-    return (f"SELECT a.openid, a.score, a.duration_seconds, f.name FROM attempts a "
-            f"LEFT JOIN followers f ON f.openid = a.openid "
+    return (f"SELECT a.openid, a.score, a.duration_seconds, f.name, r.unit FROM attempts a "
+            f"LEFT JOIN followers f ON f.openid = a.openid LEFT JOIN registrations r ON r.openid = a.openid "
             f"WHERE a.best = :yes AND substr(a.openid, 1, {len(SIMULATOR_PREFIX)}) <> :sim_prefix{not_listed} "
             f"ORDER BY {order} LIMIT :size")
 
@@ -40,10 +40,16 @@ class Entry:
     duration_seconds: int
 
 
-def entries(rows) -> list[Entry]:
-    """The query's rows as the list shows them: masked names (微信用户 for a player who left none)."""
-    return [Entry(place=i, shown_name=mask_name(name) or "微信用户", score=int(score), duration_seconds=int(duration or 0))
-            for i, (_openid, score, duration, name) in enumerate(rows, 1)]
+def entries(rows, shows: str = "name") -> list[Entry]:
+    """The query's rows as the list shows them: masked names (微信用户 for a player who left none), or the
+    players' units when [registration] leaderboard_shows = "unit" (未登记单位 for none)."""
+    def shown(name, unit) -> str:
+        if shows == "unit":
+            return unit or "未登记单位"
+        return mask_name(name) or "微信用户"
+
+    return [Entry(place=i, shown_name=shown(name, unit), score=int(score), duration_seconds=int(duration or 0))
+            for i, (_openid, score, duration, name, unit) in enumerate(rows, 1)]
 
 
 def leaderboard_text(top: list[Entry], *, players: int, own: tuple[int, int, int] | None, quiz_word: str) -> str:

@@ -101,7 +101,7 @@ def test_top_winners_sheets(played, tmp_path):
     result, out = export(played, tmp_path, "winners")
     assert result.exit_code == 0, result.output
     wb = load_workbook(out)
-    assert wb.sheetnames == ["中奖名单", "公示名单", "抽奖说明", "参与者成绩", "异常核查", "题目统计", "推送记录", "活动概况", "渠道统计"]
+    assert wb.sheetnames == ["中奖名单", "公示名单", "抽奖说明", "参与者成绩", "异常核查", "题目统计", "推送记录", "活动概况", "渠道统计", "单位与区县"]
     winners = rows(wb["中奖名单"])
     assert winners[0] == ["奖项", "名次", "姓名", "手机号", "得分", "用时", "交卷时间", "openid"]
     assert [r[:5] for r in winners[1:]] == [
@@ -141,7 +141,7 @@ def test_every_sheet_has_frozen_header_and_lists_have_filters(played, tmp_path):
 def test_players_sheet_in_standing_order_without_testers(played, tmp_path):
     _, out = export(played, tmp_path, "results")
     wb = load_workbook(out)
-    assert wb.sheetnames == ["参与者成绩", "异常核查", "题目统计", "推送记录", "活动概况", "渠道统计"]
+    assert wb.sheetnames == ["参与者成绩", "异常核查", "题目统计", "推送记录", "活动概况", "渠道统计", "单位与区县"]
     table = rows(wb["参与者成绩"])
     assert table[0][:4] == ["名次", "姓名", "手机号", "得分"]
     assert [r[11] for r in table[1:]] == ["o-anon", "o-li", "o-zhang", "o-wang", "o-zhou", "o-zhao", "o-low",
