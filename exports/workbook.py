@@ -18,6 +18,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.config import Config
@@ -28,6 +29,8 @@ from scheduler.timing import STATUS_LABELS
 from exports.channels import ChannelFigure, channel_figures
 from exports.fairplay import review
 from exports.units import district_figures, organisation_award, unit_figures
+from bot.quiz.details import LABELS as DETAIL_LABELS, detail_settings
+from bot.storage.models import Registration
 from exports.final import in_force, notices_of, winners_of
 from exports.notify import CHANNEL_NAMES
 from exports.queries import Overview, PlayerResult, QuestionStat, overview, push_rows, question_stats, stream_players
@@ -107,7 +110,7 @@ def write_workbook(*, path: Path, session: Session, config: Config, draw: Draw |
     exclude = frozenset(config.quiz.testers)
     workbook = Workbook(write_only=True)
     if draw is not None:
-        _winners_sheet(workbook, draw, tz)
+        _winners_sheet(workbook, draw, tz, session, config)
         _public_sheet(workbook, draw, tz)
         _rules_sheet(workbook, draw, config, tz, exported_at)
     players = _players_sheet(workbook, stream_players(session, exclude=exclude), config.quiz.pass_score, tz)
@@ -235,9 +238,18 @@ def _winner_row(w: Winner, tz: ZoneInfo, *, masked: bool) -> list[Any]:
     return row if masked else row + [p.openid]
 
 
-def _winners_sheet(workbook: Workbook, draw: Draw, tz: ZoneInfo) -> None:
-    rows = [_winner_row(w, tz, masked=False) for w in draw.winners]
-    sheet = _Sheet(workbook, WINNERS, WINNER_COLUMNS, rows=rows)
+def _winners_sheet(workbook: Workbook, draw: Draw, tz: ZoneInfo, session: Session, config: Config) -> None:
+    """The winners in full, for staff: with the registration details the config asks for (to mail or
+    notarise the prizes), after the openid."""
+    fields = detail_settings(config).fields
+    stored = {}
+    if fields and draw.winners:
+        stored = {r.openid: r for r in session.scalars(select(Registration).where(
+            Registration.openid.in_([w.player.openid for w in draw.winners])))}
+    columns = WINNER_COLUMNS + [Column(DETAIL_LABELS[f], width=24) for f in fields]
+    rows = [[*_winner_row(w, tz, masked=False),
+             *[getattr(stored.get(w.player.openid), f, None) or "" for f in fields]] for w in draw.winners]
+    sheet = _Sheet(workbook, WINNERS, columns, rows=rows)
     sheet.extend(rows)
     sheet.close()
 

@@ -73,3 +73,14 @@ class TestAwardByHeadCount:
         assert "组织奖（按参与率（参与人数 ÷ 单位人数））" in award
         assert "市第二中学：1 人参与，单位 10 人，参与率 10.0%" in award
         assert award.index("市第二中学") < award.index("市第一中学")
+
+
+def test_the_winners_sheet_carries_the_registration_details_for_staff(field, staff):
+    from tests.admin.conftest import csrf_from
+
+    token = csrf_from(staff, "/admin/results/")
+    data = staff.post("/admin/results/winners.xlsx", data={"csrf_token": token, "rule": "top", "tiers": "一等奖:3",
+                                                           "require_contact": "on"}).data
+    rows = [list(r) for r in load_workbook(io.BytesIO(data), read_only=True)["中奖名单"].iter_rows(values_only=True)]
+    assert rows[0][-2:] == ["工作单位", "所在区县"]
+    assert {tuple(r[-2:]) for r in rows[1:]} == {("市第一中学", "新华区"), ("市第一中学", "桥西区"), ("市第二中学", "新华区")}
