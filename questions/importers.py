@@ -80,7 +80,7 @@ def nothing_found_text(path: Path) -> str:
     except (OSError, UnreadableFile):
         pass
     return (f"文件里没有找到题目。试过这些格式：{TRIED}，都没有读出题目。{first}"
-            "请用 python -m bot questions template 模板.xlsx 生成模板，照着填写后再导入")
+            "请下载题库模板（后台“题库”页的“下载题库模板”，或命令 python -m bot questions template 模板.xlsx），照着填写后再导入")
 
 
 def _read_items(path: Path) -> list[Draft | Problem]:

@@ -160,7 +160,7 @@ def _header(labels: _Labels, row: int, place: str) -> Header:
     if gaps:
         problems.append(Problem("error", place, f"表头缺少「选项{'」「选项'.join(gaps)}」列，选项列应从选项A起连续排列"))
     for text in labels.unknown.values():
-        problems.append(Problem("warning", place, f"不认识的列「{text}」，已忽略；可用的列名见 questions template 生成的模板"))
+        problems.append(Problem("warning", place, f"不认识的列「{text}」，已忽略；可用的列名见题库模板（后台“题库”页下载，或 questions template 命令生成）"))
     return Header(row=row, fields=fields, options=tuple(options[i] for i in sorted(options)), answers=tuple(answers),
                   problems=tuple(problems))
 
@@ -239,7 +239,7 @@ def check_cells(cells: list[str], place: str) -> None:
 
 def _no_header(where: str) -> Problem:
     return Problem("error", where, "找不到表头：前几行中应有一行列名，至少包含「题目」和「答案」；"
-                                   "可用 python -m bot questions template 生成模板后对照填写")
+                                   "可下载题库模板（后台“题库”页，或 python -m bot questions template）后对照填写")
 
 
 def _cannot_open(exc: Exception) -> UnreadableFile:

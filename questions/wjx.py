@@ -234,7 +234,7 @@ def survey_text_problem(questions: list[_Open]) -> Problem:
                    "按问卷星考试「批量添加题目」的写法，把答案写在题干后的括号里，"
                    "如「1. 世界知识产权日是每年的哪一天？(A) [单选题] (2分)」，多选题写 (AC)，"
                    "判断题写 (对) 或 (错)，填空题写答案文字，如 (12330)；"
-                   "也可以用 questions template 生成的 Excel 模板填写")
+                   "也可以用题库模板（后台“题库”页下载，或 questions template 命令生成）填写")
 
 
 def _option_counts(counts: list[int]) -> str:

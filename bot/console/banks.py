@@ -2,14 +2,20 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
+import tempfile
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from pathlib import Path
+
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, session,
+                   url_for)
 from sqlalchemy import func, or_, select
 
 from questions.importers import SUPPORTED, read_bank
 from questions.model import TYPES
 from questions.report import report_lines, type_counts_line
+from questions.template import write_template
 
 from bot.quiz.banks import fit_warnings, import_bank, list_banks
 from bot.storage.models import Bank, QuestionRow
@@ -49,6 +55,17 @@ def index():
         banks = list_banks(session=db)
     return render_template("admin/banks.html", banks=banks, active=runtime.config.quiz.bank,
                            supported=SUPPORTED, type_counts_line=type_counts_line)
+
+
+@bp.get("/template.xlsx")
+def template():
+    """Download the bank template (the same file as `python -m bot questions template`)."""
+    with tempfile.TemporaryDirectory(prefix="ipweek-template-") as folder:
+        path = Path(folder) / "template.xlsx"
+        write_template(path)
+        data = path.read_bytes()
+    return send_file(io.BytesIO(data), as_attachment=True, download_name="题库模板.xlsx", max_age=0,
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 @bp.post("/check")

@@ -112,3 +112,14 @@ def test_upload_of_a_question_with_nine_options_is_a_report_not_a_500(staff, tok
     assert 'name="token"' not in text
     with runtime.db.reader() as session:
         assert session.scalars(select(Bank)).first() is None
+
+
+def test_staff_download_the_template_from_the_console(staff):
+    from openpyxl import load_workbook
+
+    page = staff.get("/admin/banks/").get_data(as_text=True)
+    assert "下载题库模板（Excel）" in page
+    response = staff.get("/admin/banks/template.xlsx")
+    assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
+    header = [c for c in next(load_workbook(io.BytesIO(response.data), read_only=True).active.iter_rows(values_only=True))]
+    assert "题目" in header and "答案" in header

@@ -404,4 +404,5 @@ def test_a_file_with_no_questions_names_the_formats_tried_the_first_line_and_the
     assert problem.place == "通知.txt"
     assert "试过这些格式：Excel/CSV 表格" in problem.message and "腾讯问卷，都没有读出题目" in problem.message
     assert "第3行「这是一份会议通知」既不是题目也不是表头。" in problem.message
-    assert problem.message.endswith("请用 python -m bot questions template 模板.xlsx 生成模板，照着填写后再导入")
+    assert problem.message.endswith("请下载题库模板（后台“题库”页的“下载题库模板”，或命令 python -m bot questions template "
+                                    "模板.xlsx），照着填写后再导入")
