@@ -1,7 +1,6 @@
 """Channels: create a channel's permanent QR code, download its image for printing, see what each brought."""
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, send_file, url_for
@@ -26,10 +25,8 @@ def index():
     with runtime.db.reader() as session:
         channels = {c.scene: c for c in list_channels(session)}
         figures = channel_figures(session, testers=config.quiz.testers, pass_score=config.quiz.pass_score)
-    tz = config.activity.tz
     return render_template("admin/channels.html", figures=figures, channels=channels, config=config,
-                           folder=image_folder(config.database_url), name_max=NAME_MAX, scene_max=SCENE_MAX,
-                           local=lambda moment: moment.replace(tzinfo=dt.timezone.utc).astimezone(tz))
+                           folder=image_folder(config.database_url), name_max=NAME_MAX, scene_max=SCENE_MAX)
 
 
 @bp.post("/")

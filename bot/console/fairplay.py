@@ -1,7 +1,6 @@
 """公平性审核: players the fair-play rules flagged, why, and staff clearing them (each clearing recorded)."""
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -18,11 +17,6 @@ def _runtime():
     return current_app.extensions["bot"]
 
 
-def _local(value: dt.datetime | None):
-    config = _runtime().config
-    return value.replace(tzinfo=dt.timezone.utc).astimezone(config.activity.tz) if value else None
-
-
 @bp.get("/")
 def index():
     """List every flagged player, waiting ones first, masked as on every console page."""
@@ -31,7 +25,7 @@ def index():
         flagged = review(session, runtime.config)
     flagged.sort(key=lambda r: (r.cleared, r.openid))
     return render_template("admin/fairplay.html", flagged=flagged, mask_name=mask_name, mask_phone=mask_phone,
-                           short_openid=short_openid, local=_local)
+                           short_openid=short_openid)
 
 
 @bp.post("/clear")

@@ -114,8 +114,7 @@ def _page(form: DrawForm, settings_error: str, *, draw: Draw | None = None, erro
     runtime = _runtime()
     early = not_final_warning(runtime.config.quiz.closes_at, runtime.clock()) if draw is not None else None
     return render_template("admin/results.html", leaderboard=_leaderboard(), form=form, draw=draw, error=error,
-                           finals=_finals(), notice_channels=CHANNEL_NAMES, local=lambda v: v.replace(tzinfo=dt.timezone.utc).astimezone(
-                               runtime.config.activity.tz) if v else None,
+                           finals=_finals(), notice_channels=CHANNEL_NAMES,
                            settings_error=settings_error, pass_score=runtime.config.quiz.pass_score, early=early,
                            mask_name=mask_name, mask_phone=mask_phone, format_duration=format_duration,
                            LOTTERY=LOTTERY, TOP=TOP), status

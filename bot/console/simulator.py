@@ -22,9 +22,8 @@ bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 
 DEFAULT_USERS = ("sim-user-1", "sim-user-2", "sim-user-3")
 OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-# Users added in the chat window carry this prefix, which no WeChat openid has: the window can
-# never speak for a real follower (answer their quiz, overwrite their prize registration).
-SIM_PREFIX = SIMULATOR_PREFIX
+# Users added in the chat window carry rules.SIMULATOR_PREFIX, which no WeChat openid has: the window
+# can never speak for a real follower (answer their quiz, overwrite their prize registration).
 MAX_TEXT = 600
 EXTENSION = "admin_simulator"
 # New simulator users one address may add in an hour: enough to try the quiz as several people,
@@ -76,7 +75,7 @@ def test_users(testers: tuple[str, ...]) -> tuple[str, ...]:
 
 def may_speak_as(openid: str, testers: tuple[str, ...]) -> bool:
     """Say whether the chat window may send as this openid: a test user, or one added in the window."""
-    return openid in test_users(testers) or (openid.startswith(SIM_PREFIX) and len(openid) > len(SIM_PREFIX))
+    return openid in test_users(testers) or (openid.startswith(SIMULATOR_PREFIX) and len(openid) > len(SIMULATOR_PREFIX))
 
 
 def _admit_new_user(openid: str) -> bool:
@@ -111,7 +110,7 @@ def send():
         return jsonify(error="openid 只能包含字母、数字、- 和 _，最长 64 个字符。"), 400
     if not may_speak_as(openid, current_app.extensions["bot"].config.quiz.testers):
         logger.warning("simulator refused to send as %s (not a test user)", short_openid(openid))
-        return jsonify(error=f"模拟器只能以测试用户或以 {SIM_PREFIX} 开头的模拟用户发消息，"
+        return jsonify(error=f"模拟器只能以测试用户或以 {SIMULATOR_PREFIX} 开头的模拟用户发消息，"
                              "不能以真实粉丝的 openid 发送。"), 400
     if openid not in test_users(current_app.extensions["bot"].config.quiz.testers) and not _admit_new_user(openid):
         logger.warning("simulator refused a new user from %s: %d new users this hour", request.remote_addr,

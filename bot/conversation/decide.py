@@ -301,10 +301,8 @@ def _rank(facts, msg, ctx, state) -> Outcome:
 def _leaderboard(facts, msg, ctx, state) -> Outcome:
     """The top players (masked), how many play, and the follower's own standing."""
     facts.prefetch("top", "best")
-    best = facts.best()
-    standing = _standing(facts, ctx, msg.openid) if best is not None else None
-    players = standing.players if standing else facts.rank(StandingKey(score=10**9, duration_seconds=0,
-                                                                        finished_at=ctx.now, id=0)).players
+    standing = _standing(facts, ctx, msg.openid)
+    players = standing.players if standing else facts.rank(rules.ABOVE_ALL).players
     own = (standing.key.score, standing.key.duration_seconds, standing.rank) if standing else None
     shows = details.detail_settings(ctx.config).leaderboard_shows
     text = leaderboard.leaderboard_text(leaderboard.entries(facts.top(), shows), players=players, own=own,

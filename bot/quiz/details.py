@@ -9,6 +9,7 @@ any field later with its label ("单位：市二中"). Everything personal is ma
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -141,6 +142,7 @@ class Read:
     problems: list[str] = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=8)
 def _label_pattern(settings: DetailSettings) -> re.Pattern | None:
     labels = sorted((label for f in settings.fields for label in _FIELD_LABELS[f]), key=len, reverse=True)
     if not labels:

@@ -44,6 +44,10 @@ class StandingKey:
         return tuple(-getattr(self, f) if d == "desc" else getattr(self, f) for f, d in STANDING)
 
 
+# A standing above every attempt: its rank read counts no one ahead, and every player.
+ABOVE_ALL = StandingKey(score=2**62, duration_seconds=0, finished_at=dt.datetime(2000, 1, 1), id=0)
+
+
 def ranks_above(a: StandingKey, b: StandingKey) -> bool:
     """Say whether attempt a stands above attempt b."""
     return a.sort_key() < b.sort_key()

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from bot.storage.models import FinalDraw, FinalWinner
 from exports.cli import export as export_group
 from tests.admin.conftest import PASSWORD, csrf_from, login
+from tests.bot.test_cli import standin  # noqa: F401 - the fixture
 from tests.bot.test_quiz_flow import TICKS
 from tests.exports.test_export import State
 
@@ -86,19 +87,13 @@ def test_a_winner_who_writes_afterwards_is_told_their_prize_and_how_to_claim_it(
     assert "🎉" not in wechat.text("p-carol", "你好", create_time=next(TICKS)).content
 
 
+@pytest.fixture
+def standin_url(standin):
+    """The WeChat API stand-in on its own port (tests/bot/test_cli.py's), for the notification calls."""
+    return standin
+
+
 class TestNotifyingTheWinners:
-    @pytest.fixture
-    def standin_url(self):
-        import threading
-
-        from waitress.server import create_server
-
-        from bot.wechat.standin import create_standin
-        server = create_server(create_standin(), host="127.0.0.1", port=0, threads=4)
-        threading.Thread(target=server.run, daemon=True).start()
-        yield f"http://127.0.0.1:{server.effective_port}"
-        server.close()
-
     @pytest.fixture
     def config_overrides(self, standin_url):
         return {"admin": {"password": PASSWORD}, "wechat": {"api_base_url": f"{standin_url}/cgi-bin/"},
@@ -168,18 +163,6 @@ class TestNotifyingTheWinners:
 
 
 class TestNotifyingOnAServiceAccount:
-    @pytest.fixture
-    def standin_url(self):
-        import threading
-
-        from waitress.server import create_server
-
-        from bot.wechat.standin import create_standin
-        server = create_server(create_standin(), host="127.0.0.1", port=0, threads=4)
-        threading.Thread(target=server.run, daemon=True).start()
-        yield f"http://127.0.0.1:{server.effective_port}"
-        server.close()
-
     @pytest.fixture
     def config_overrides(self, standin_url):
         return {"admin": {"password": PASSWORD}, "export": {"tiers": [{"name": "优秀奖", "count": 2}]},

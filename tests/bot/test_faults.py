@@ -253,15 +253,20 @@ class Outage:
         self.listener.close()
 
 
-@pytest.mark.skipif(not PG_URL, reason="needs TEST_DATABASE_URL (PostgreSQL)")
-def test_database_outage_mid_quiz_then_the_next_message_works():
+def relayed_database() -> tuple[Outage, str]:
+    """A fresh PostgreSQL test database with the bank, and the URL that reaches it through an Outage relay."""
     real = make_url(PG_URL)
     reset = Database(PG_URL)
     reset_postgres(reset)
     load_bank(reset)
     reset.dispose()
     outage = Outage(real.host or "127.0.0.1", real.port or 5432)
-    url = real.set(host="127.0.0.1", port=outage.port).render_as_string(hide_password=False)
+    return outage, real.set(host="127.0.0.1", port=outage.port).render_as_string(hide_password=False)
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs TEST_DATABASE_URL (PostgreSQL)")
+def test_database_outage_mid_quiz_then_the_next_message_works():
+    outage, url = relayed_database()
     db = Database(url)
     runtime, wechat, client = build(url, db)
     try:
@@ -293,13 +298,7 @@ def test_a_database_that_accepts_and_never_answers_gets_busy_and_503_within_wech
 
     The webhook is served over real HTTP and asked as WeChat asks: a client that gives up after 5 s.
     """
-    real = make_url(PG_URL)
-    reset = Database(PG_URL)
-    reset_postgres(reset)
-    load_bank(reset)
-    reset.dispose()
-    outage = Outage(real.host or "127.0.0.1", real.port or 5432)
-    url = real.set(host="127.0.0.1", port=outage.port).render_as_string(hide_password=False)
+    outage, url = relayed_database()
     db = Database(url)
     runtime = Runtime(make_config({}, url), db, clock=Clock(IN_WEEK))
     server = create_server(create_app(runtime=runtime), host="127.0.0.1", port=0, threads=4)

@@ -12,12 +12,8 @@ from bot.runtime import Runtime
 from bot.storage.db import Database
 from bot.storage.models import Follower, InboundMessage
 from bot.wechat.simulator import sign, text_xml
+from tests.bot.test_webhook import count
 from tests.conftest import AES_KEY, make_config
-
-
-def count(runtime, model) -> int:
-    with runtime.db.reader() as session:
-        return session.scalar(select(func.count()).select_from(model))
 
 
 def query_at(timestamp: str, nonce: str = "8237461") -> dict:

@@ -5,15 +5,14 @@ import importlib.util
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 import requests
 
+from bench.attacks import Silent
 from bot.conversation.engine import BUSY_TEXT
 from bot.wechat.simulator import WeChatSimulator, http_poster
 
@@ -113,28 +112,6 @@ def test_empty_bot_workers_takes_the_default_for_the_configured_database(start_w
         time.sleep(0.2)
     time.sleep(1)  # no more than that either
     assert len(worker_pids(web.proc.pid)) == expected
-
-
-class Silent:
-    """A listener that accepts connections and never answers (a database stuck in its startup)."""
-
-    def __init__(self):
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.held: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                self.held.append(self.listener.accept()[0])
-            except OSError:
-                return
-
-    def close(self) -> None:
-        self.listener.close()
-        for s in self.held:
-            s.close()
 
 
 @pytest.fixture
